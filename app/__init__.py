@@ -1,0 +1,52 @@
+"""The Vent Room server: ``create_app`` builds a configured Flask app."""
+import logging
+import os
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from app.config import load_config
+from app.extensions import celery_init_app, db, jwt, migrate
+
+
+def create_app(config=None):
+    app = Flask(__name__, static_folder=None, instance_path=os.path.join(os.path.dirname(os.path.dirname(__file__)), "instance"))
+    app.config.from_mapping(load_config(config))
+    app.json.sort_keys = False
+    app.json.ensure_ascii = False
+    app.url_map.strict_slashes = False  # "/ventroom/posts" and "/ventroom/posts/" both answer
+    os.makedirs(app.instance_path, exist_ok=True)
+    os.makedirs(app.config["MEDIA_ROOT"], exist_ok=True)
+    logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"))
+    jwt.init_app(app)
+    celery_init_app(app)
+
+    from app import models  # noqa: F401  (registers every table with the metadata)
+    from app.blueprints import auth, health, media, posts
+    from app.cli import users
+    from app.errors import register_error_handlers
+    from app.security import register_jwt_callbacks
+
+    register_jwt_callbacks()
+    register_error_handlers(app)
+    for blueprint in (auth.bp, posts.bp, media.bp, health.bp):
+        app.register_blueprint(blueprint)
+    app.cli.add_command(users)
+
+    from app import sockets
+
+    sockets.init_app(app)
+    return app
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_foreign_keys(dbapi_connection, _record):
+    """SQLite enforces ON DELETE CASCADE only when asked, per connection."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()

@@ -1,0 +1,124 @@
+"""Configuration, read from the environment only.
+
+Unset variables give the embedded default: SQLite under ``instance/``, no Redis
+(Celery runs tasks eagerly, SocketIO has no message queue, caches and rate limits
+live in memory). One ``REDIS_URL`` feeds the broker, the message queue, the cache
+and the rate limiter.
+"""
+import os
+from datetime import timedelta
+
+DEFAULT_SECRET = "dev-insecure-secret-change-me-before-deploying"
+BASE_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), os.pardir))
+
+
+def _bool(name, default):
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _int(name, default):
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _database_url():
+    url = os.environ.get("DATABASE_URL")
+    if not url:
+        return "sqlite:///" + os.path.join(BASE_DIR, "instance", "ventroom.sqlite3")
+    # Heroku-style URLs name the dialect "postgres"; SQLAlchemy wants "postgresql".
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    return url
+
+
+class Config:
+    APP_ENV = os.environ.get("APP_ENV", "development")
+    SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET)
+    JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY", SECRET_KEY)
+    JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=_int("JWT_ACCESS_MINUTES", 60))
+    JWT_REFRESH_TOKEN_EXPIRES = timedelta(days=_int("JWT_REFRESH_DAYS", 30))
+    JWT_TOKEN_LOCATION = ["headers"]
+
+    SQLALCHEMY_DATABASE_URI = _database_url()
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+
+    MEDIA_ROOT = os.path.abspath(os.environ.get("MEDIA_ROOT") or os.path.join(BASE_DIR, "media"))
+    PUBLIC_BASE_URL = (os.environ.get("PUBLIC_BASE_URL") or "").rstrip("/") or None
+    MAX_MEDIA_BYTES = _int("MAX_MEDIA_BYTES", 10 * 1024 * 1024)
+
+    RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
+    RATELIMIT_STANDARD = os.environ.get("RATELIMIT_STANDARD", "100/minute")
+    RATELIMIT_CREATE = os.environ.get("RATELIMIT_CREATE", "20/minute")
+    RATELIMIT_REACTIONS = os.environ.get("RATELIMIT_REACTIONS", "60/minute")
+
+    FEED_CACHE_SECONDS = _int("FEED_CACHE_SECONDS", 300)
+    PUSH_MAX_PER_MINUTE = _int("PUSH_MAX_PER_MINUTE", 10)
+
+    # Real time. The channel must be the same for every web process and worker.
+    SOCKETIO_CHANNEL = os.environ.get("SOCKETIO_CHANNEL", "flask-socketio")
+    SOCKETIO_ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE", "threading")
+    CORS_ALLOWED_ORIGINS = os.environ.get("CORS_ALLOWED_ORIGINS", "*")
+    WS_PING_INTERVAL = _int("WS_PING_INTERVAL", 25)
+    WS_MAX_MESSAGE_BYTES = 64 * 1024
+    WS_SEND_QUEUE_SIZE = _int("WS_SEND_QUEUE_SIZE", 256)
+
+    JSON_SORT_KEYS = False
+
+
+class DevelopmentConfig(Config):
+    DEBUG = False
+
+
+class TestingConfig(Config):
+    TESTING = True
+    RATELIMIT_ENABLED = False
+
+
+class ProductionConfig(Config):
+    pass
+
+
+CONFIGS = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def _celery_settings(redis_url):
+    if redis_url:
+        return {
+            "broker_url": redis_url,
+            "result_backend": redis_url,
+            "task_ignore_result": True,
+            "task_acks_late": True,
+            "task_reject_on_worker_lost": True,
+            "worker_prefetch_multiplier": 1,
+            "broker_connection_retry_on_startup": True,
+        }
+    # Embedded mode: the same tasks run in-process, at the point they are enqueued.
+    return {"task_always_eager": True, "task_eager_propagates": False, "task_ignore_result": True}
+
+
+def load_config(overrides=None):
+    """The settings for ``APP_ENV`` as a dict; ``overrides`` win, derived values follow them."""
+    overrides = dict(overrides or {})
+    env = overrides.get("APP_ENV") or os.environ.get("APP_ENV", "development")
+    cls = CONFIGS.get(env, DevelopmentConfig)
+    settings = {key: getattr(cls, key) for key in dir(cls) if key.isupper()}
+    settings.update(overrides)
+    settings["APP_ENV"] = env
+    settings.setdefault("CELERY", _celery_settings(settings["REDIS_URL"]))
+    # The whole request: the media file plus room for the other form fields.
+    settings.setdefault("MAX_CONTENT_LENGTH", settings["MAX_MEDIA_BYTES"] + 1024 * 1024)
+    if env == "production":
+        for key in ("SECRET_KEY", "JWT_SECRET_KEY"):
+            value = settings.get(key) or ""
+            if value == DEFAULT_SECRET or len(value) < 16:
+                raise RuntimeError(
+                    f"{key} must be set to a strong secret (16+ characters) when APP_ENV=production")
+    return settings

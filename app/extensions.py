@@ -1,0 +1,38 @@
+"""Extensions, created bare; ``create_app`` binds them to an app."""
+from celery import Celery, Task
+from flask_jwt_extended import JWTManager
+from flask_migrate import Migrate
+from flask_sock import Sock
+from flask_socketio import SocketIO
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData
+
+# Stable constraint names, so Alembic migrations are the same on SQLite and PostgreSQL.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+migrate = Migrate()
+jwt = JWTManager()
+socketio = SocketIO()
+sock = Sock()
+
+
+def celery_init_app(app):
+    """Bind a Celery app to ``app``: every task runs inside an app context."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app.config_from_object(app.config["CELERY"])
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+    return celery_app

@@ -1,0 +1,8 @@
+"""SQLAlchemy models. Constraints live in the database, not in Python checks."""
+from app.models.comments import Comment
+from app.models.notifications import Device, Notification, NotificationPreference
+from app.models.posts import Post
+from app.models.reactions import Reaction
+from app.models.users import User
+
+__all__ = ["Comment", "Device", "Notification", "NotificationPreference", "Post", "Reaction", "User"]

@@ -1,0 +1,35 @@
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, DateTime, String, TypeDecorator
+from sqlalchemy.orm import mapped_column
+
+
+def utcnow():
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC datetime on every backend (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(timezone.utc)
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class MediaMixin:
+    """Columns shared by everything that can carry one uploaded file."""
+
+    media = mapped_column(String(255), nullable=True)  # path under MEDIA_ROOT
+    media_type = mapped_column(String(8), nullable=True)  # image | video | audio
+    media_status = mapped_column(String(12), nullable=True)  # processing | ready | failed
+    thumbnail = mapped_column(String(255), nullable=True)
+    media_info = mapped_column(JSON, nullable=True)  # width, height, duration...

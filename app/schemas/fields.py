@@ -1,0 +1,29 @@
+from marshmallow import fields
+
+from app.urls import media_url
+
+
+class UTCDateTime(fields.Field):
+    """UTC ISO 8601 with a ``Z`` suffix (dump only)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        return value.isoformat().replace("+00:00", "Z")
+
+
+class MediaURL(fields.Field):
+    """A path under MEDIA_ROOT, dumped as an absolute URL."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return media_url(value)
+
+
+class ReactionCount(fields.Field):
+    def _serialize(self, value, attr, obj, **kwargs):
+        return [{"reaction_type": kind, "count": count} for kind, count in (value or [])]
+
+
+class StrippedString(fields.String):
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).strip()

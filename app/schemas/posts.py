@@ -1,0 +1,73 @@
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+
+from app.schemas.fields import MediaURL, ReactionCount, StrippedString, UTCDateTime
+from app.schemas.users import UserSchema
+
+MEDIA_TYPES = ("image", "video", "audio")
+
+
+class MediaFieldsMixin:
+    """Output fields of anything that carries one uploaded file."""
+
+    media = MediaURL()
+    media_type = fields.String()
+    media_status = fields.String()
+    thumbnail = MediaURL()
+    media_info = fields.Dict()
+
+
+class PostSchema(MediaFieldsMixin, Schema):
+    id = fields.Integer()
+    user = fields.Nested(UserSchema)
+    title = fields.String()
+    content = fields.String()
+    created_at = UTCDateTime()
+    updated_at = UTCDateTime()
+    views = fields.Integer()
+    total_comment = fields.Integer(attribute="comment_count")
+    reaction_summary = ReactionCount()
+    user_reaction = fields.String(allow_none=True)
+
+    class Meta:
+        ordered = True
+        fields = ("id", "user", "title", "content", "media", "media_type", "created_at", "updated_at",
+                  "views", "total_comment", "reaction_summary", "user_reaction",
+                  "media_status", "thumbnail", "media_info")
+
+
+def validate_media_pair(data, text_field, text_required_message):
+    """``media_type`` goes with ``media``; without media the text is required."""
+    has_media = data.get("media") is not None
+    if has_media and not data.get("media_type"):
+        raise ValidationError("This field is required when media is sent.", "media_type")
+    if not has_media and data.get("media_type"):
+        raise ValidationError("Send a media file with media_type, or leave media_type out.", "media_type")
+    if not has_media and not data.get(text_field):
+        raise ValidationError(text_required_message, text_field)
+
+
+class MediaInputMixin:
+    media = fields.Raw(load_default=None, allow_none=True)
+    media_type = fields.String(
+        load_default=None, allow_none=True,
+        validate=validate.OneOf(MEDIA_TYPES, error="Must be one of: image, video, audio."))
+
+
+class PostCreateSchema(MediaInputMixin, Schema):
+    class Meta:
+        unknown = EXCLUDE  # like DRF: read-only and unknown fields are ignored
+
+    title = StrippedString(required=True, validate=validate.Length(min=1, max=200))
+    content = fields.String(load_default="", validate=validate.Length(max=10000))
+
+    @validates_schema
+    def check_media(self, data, **kwargs):
+        validate_media_pair(data, "content", "This field is required unless a media file is sent.")
+
+
+class PostUpdateSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    title = StrippedString(required=True, validate=validate.Length(min=1, max=200))
+    content = fields.String(validate=validate.Length(max=10000))

@@ -1,0 +1,120 @@
+"""Posts: the feed, detail with view counting, create, update, delete."""
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import joinedload
+
+from app import realtime
+from app.errors import NotFound, field_error
+from app.extensions import db
+from app.models.base import utcnow
+from app.models.comments import Comment
+from app.models.posts import Post
+from app.models.reactions import COMMENT, POST, Reaction
+from app.pagination import check_page
+from app.schemas.posts import PostSchema
+from app.services import media, reactions
+from app.services.permissions import ensure_can_modify
+
+_broadcast_schema = PostSchema()
+
+
+def broadcast_data(post):
+    """The REST object of ``post`` as every viewer sees it (no ``user_reaction``)."""
+    data = _broadcast_schema.dump(post)
+    data["user_reaction"] = None
+    return data
+
+
+def _with_user():
+    return select(Post).options(joinedload(Post.user))
+
+
+def load_post(post_id, viewer_id=None):
+    """A post with its author and reactions: three queries, or NotFound."""
+    post = db.session.scalar(_with_user().where(Post.id == post_id))
+    if post is None:
+        raise NotFound()
+    reactions.annotate([post], POST, viewer_id)
+    return post
+
+
+def list_posts(viewer_id, page, page_size):
+    """One page of the feed, newest first: ``(posts, count)`` in four queries."""
+    count = db.session.scalar(select(func.count()).select_from(Post))
+    check_page(page, page_size, count)
+    posts = db.session.scalars(
+        _with_user().order_by(Post.created_at.desc(), Post.id.desc())
+        .limit(page_size).offset((page - 1) * page_size)
+    ).all()
+    reactions.annotate(posts, POST, viewer_id)
+    return posts, count
+
+
+def view_post(post_id, viewer_id):
+    """Detail: adds exactly one view, atomically in SQL, and returns the post with it."""
+    result = db.session.execute(update(Post).where(Post.id == post_id).values(views=Post.views + 1))
+    if result.rowcount == 0:
+        db.session.rollback()
+        raise NotFound()
+    db.session.commit()
+    return load_post(post_id, viewer_id)
+
+
+def create_post(author, *, title, content="", media_file=None, media_type=None):
+    stored = None
+    if media_file is not None:
+        stored = media.store_upload(media_file, media_type, media.POST_MEDIA)
+    with media.removed_unless_committed(stored):
+        now = utcnow()
+        post = Post(user_id=author.id, title=title, content=content or "", created_at=now, updated_at=now)
+        if stored is not None:
+            post.media, post.media_type, post.media_status = stored.path, stored.media_type, "processing"
+        db.session.add(post)
+        db.session.commit()
+    post = load_post(post.id, author.id)
+    realtime.post_created(broadcast_data(post), author.id)
+    return post
+
+
+def update_post(actor, post_id, changes):
+    post = db.session.get(Post, post_id)
+    if post is None:
+        raise NotFound()
+    ensure_can_modify(actor, post.user_id)
+    if "content" in changes and not changes["content"] and not post.media:
+        raise field_error("content", "This field may not be blank unless the post has media.")
+    edited = False
+    for field in ("title", "content"):
+        if field in changes and getattr(post, field) != changes[field]:
+            setattr(post, field, changes[field])
+            edited = True
+    if edited:
+        post.updated_at = utcnow()
+    db.session.commit()
+    post = load_post(post_id, actor.id)
+    realtime.post_updated(broadcast_data(post))
+    return post
+
+
+def delete_post(actor, post_id):
+    post = db.session.get(Post, post_id)
+    if post is None:
+        raise NotFound()
+    ensure_can_modify(actor, post.user_id)
+    files = [post.media, post.thumbnail]
+    comments = db.session.execute(
+        select(Comment.media, Comment.thumbnail).where(Comment.post_id == post_id)).all()
+    db.session.execute(delete(Reaction).where(Reaction.content_type == POST, Reaction.object_id == post_id))
+    db.session.execute(delete(Reaction).where(
+        Reaction.content_type == COMMENT,
+        Reaction.object_id.in_(select(Comment.id).where(Comment.post_id == post_id))))
+    # Comments (and their replies) go by ON DELETE CASCADE, in the same statement.
+    db.session.execute(delete(Post).where(Post.id == post_id))
+    db.session.commit()
+    media.delete_files(*files, *(path for row in comments for path in (row.media, row.thumbnail)))
+    realtime.post_deleted(post_id)
+
+
+def post_exists(post_id):
+    found = db.session.scalar(select(Post.id).where(Post.id == post_id)) is not None
+    db.session.rollback()  # long-lived socket sessions must not hold a connection
+    return found

@@ -1,0 +1,231 @@
+"""The raw ``/ws/`` adapter and the bridge from Socket.IO rooms to raw connections.
+
+Socket.IO rooms named as the documented groups are the one registry of who hears
+what across processes: every event is one ``socketio.emit(..., to=[groups])``. On
+each web process the client manager delivers that emit to its local Socket.IO
+clients; the managers below also hand it to ``RawRegistry``, which maps the same
+group names to this process's raw WebSocket connections and writes the frame,
+serialized once, to each connection's bounded queue.
+"""
+import json
+import logging
+import queue
+import socket
+import threading
+
+import socketio
+from flask import current_app, request
+from simple_websocket import ConnectionClosed
+from wsproto.events import TextMessage
+
+from app import realtime
+from app.security import user_from_token
+from app.sockets import protocol
+
+log = logging.getLogger(__name__)
+CLOSE_UNAUTHORIZED = 4401
+
+
+class RawConnection:
+    """One raw client: its groups, a bounded outgoing queue and one writer."""
+
+    def __init__(self, ws, user_id, registry, queue_size):
+        self.ws = ws
+        self.user_id = user_id
+        self.registry = registry
+        self.groups = set()
+        self.outbox = queue.Queue(maxsize=queue_size)
+        self.closed = False
+        self.writer = threading.Thread(target=self._write_loop, name=f"ws-writer-{user_id}", daemon=True)
+
+    # The session interface of ``protocol``.
+    def join(self, group):
+        self.registry.join(self, group)
+
+    def leave(self, group):
+        self.registry.leave(self, group)
+
+    def push(self, frame):
+        """Queue a serialized frame; a client too slow to drain its queue is dropped."""
+        if self.closed:
+            return
+        try:
+            self.outbox.put_nowait(frame)
+        except queue.Full:
+            log.warning("dropping slow raw client of user %s", self.user_id)
+            self.abort()
+
+    def send(self, event_type, data):
+        self.push(json.dumps(realtime.envelope(event_type, data)))
+
+    def abort(self):
+        """Stop delivery at once and cut the socket; the reader notices and cleans up."""
+        if self.closed:
+            return
+        self.closed = True
+        self.registry.discard(self)
+        try:
+            self.ws.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def _write_loop(self):
+        while True:
+            frame = self.outbox.get()
+            if frame is None or not self.ws.connected:
+                return
+            try:
+                # sendall: a large frame to a slow reader may not fit in one send().
+                self.ws.sock.sendall(self.ws.ws.send(TextMessage(data=frame)))
+            except OSError:
+                self.abort()
+                return
+
+    def start(self):
+        self.writer.start()
+
+    def finish(self):
+        self.closed = True
+        self.registry.discard(self)
+        try:
+            self.outbox.put_nowait(None)
+        except queue.Full:
+            pass
+
+
+class RawRegistry:
+    """Group name -> this process's raw connections in it."""
+
+    def __init__(self):
+        self._groups = {}
+        self._lock = threading.Lock()
+        self.connections = set()
+
+    def join(self, conn, group):
+        with self._lock:
+            if conn.closed:
+                return
+            self.connections.add(conn)
+            self._groups.setdefault(group, set()).add(conn)
+            conn.groups.add(group)
+
+    def leave(self, conn, group):
+        with self._lock:
+            members = self._groups.get(group)
+            if members is not None:
+                members.discard(conn)
+                if not members:
+                    del self._groups[group]
+            conn.groups.discard(group)
+
+    def discard(self, conn):
+        with self._lock:
+            for group in list(conn.groups):
+                members = self._groups.get(group)
+                if members is not None:
+                    members.discard(conn)
+                    if not members:
+                        del self._groups[group]
+            conn.groups.clear()
+            self.connections.discard(conn)
+
+    def deliver(self, envelope, groups):
+        """Write one event to every local raw connection in any of ``groups``, once each."""
+        if isinstance(groups, str):
+            groups = [groups]
+        with self._lock:
+            targets = set()
+            for group in groups or ():
+                targets.update(self._groups.get(group, ()))
+        if not targets:
+            return
+        frame = json.dumps(envelope)
+        for conn in targets:
+            conn.push(frame)
+
+    def stats(self):
+        with self._lock:
+            return {"connections": len(self.connections), "groups": len(self._groups)}
+
+
+def _unwrap(data):
+    if isinstance(data, list) and len(data) == 1:
+        return data[0]
+    return data
+
+
+class BridgedManager(socketio.Manager):
+    """In-process client manager (embedded mode) that also feeds raw clients."""
+
+    def __init__(self, registry):
+        super().__init__()
+        self.registry = registry
+
+    def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
+        if namespace in (None, "/") and isinstance(data, dict) and "event_id" in data:
+            self.registry.deliver(data, to or room)
+        return super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
+                            callback=callback, to=to, **kwargs)
+
+
+class BridgedRedisManager(socketio.RedisManager):
+    """Redis client manager whose local delivery (own or remote emits) also feeds raw clients."""
+
+    def __init__(self, registry, url, channel, write_only=False):
+        super().__init__(url, channel=channel, write_only=write_only)
+        self.registry = registry
+
+    def _handle_emit(self, message):
+        data = _unwrap(message.get("data"))
+        if message.get("namespace") in (None, "/") and isinstance(data, dict) and "event_id" in data:
+            self.registry.deliver(data, message.get("room"))
+        super()._handle_emit(message)
+
+
+def _token():
+    token = request.args.get("token")
+    if token:
+        return token
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
+def _parse(raw):
+    """``(type, data)`` of one client frame, or ProtocolError."""
+    try:
+        message = json.loads(raw)
+    except (TypeError, ValueError):
+        raise protocol.ProtocolError("Invalid JSON.") from None
+    if not isinstance(message, dict) or not isinstance(message.get("type"), str):
+        raise protocol.ProtocolError("A message is a JSON object with a string 'type'.")
+    return message["type"], message.get("data")
+
+
+def serve(ws):
+    """One raw WebSocket connection, from handshake to clean-up."""
+    registry = current_app.extensions["raw_ws"]
+    user = user_from_token(_token())
+    if user is None:
+        ws.close(CLOSE_UNAUTHORIZED, "Authentication failed")
+        return
+    conn = RawConnection(ws, user.id, registry, current_app.config["WS_SEND_QUEUE_SIZE"])
+    conn.join(realtime.user_group(user.id))
+    conn.start()
+    try:
+        while not conn.closed:
+            raw = ws.receive()
+            if raw is None:
+                continue
+            try:
+                reply = protocol.handle(conn, *_parse(raw))
+            except protocol.ProtocolError as err:
+                reply = (realtime.ERROR, {"message": str(err)})
+            except Exception:  # a bug or an outage must not kill the connection's loop
+                log.exception("raw ws: error handling a message from user %s", user.id)
+                reply = (realtime.ERROR, {"message": "Internal server error."})
+            conn.send(*reply)
+    except ConnectionClosed:
+        pass
+    finally:
+        conn.finish()
