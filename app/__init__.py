@@ -6,8 +6,8 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from app.config import load_config
-from app.extensions import celery_init_app, db, jwt, migrate
+from app.config import cache_config, load_config
+from app.extensions import cache, celery_init_app, db, jwt, migrate
 
 
 def create_app(config=None):
@@ -23,6 +23,7 @@ def create_app(config=None):
     db.init_app(app)
     migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"))
     jwt.init_app(app)
+    cache.init_app(app, config=cache_config(app.config))
     celery_init_app(app)
 
     from app import models  # noqa: F401  (registers every table with the metadata)

@@ -104,6 +104,15 @@ def _celery_settings(redis_url):
     return {"task_always_eager": True, "task_eager_propagates": False, "task_ignore_result": True}
 
 
+def cache_config(settings):
+    """Flask-Caching settings: Redis when configured, else this process's memory."""
+    # No default expiry (the feed version must not expire); cached pages set their own.
+    common = {"CACHE_KEY_PREFIX": "ventroom:", "CACHE_DEFAULT_TIMEOUT": 0}
+    if settings["REDIS_URL"]:
+        return {**common, "CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": settings["REDIS_URL"]}
+    return {**common, "CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": 10000}
+
+
 def load_config(overrides=None):
     """The settings for ``APP_ENV`` as a dict; ``overrides`` win, derived values follow them."""
     overrides = dict(overrides or {})

@@ -1,5 +1,6 @@
 """Extensions, created bare; ``create_app`` binds them to an app."""
 from celery import Celery, Task
+from flask_caching import Cache
 from flask_jwt_extended import JWTManager
 from flask_migrate import Migrate
 from flask_sock import Sock
@@ -21,6 +22,7 @@ migrate = Migrate()
 jwt = JWTManager()
 socketio = SocketIO()
 sock = Sock()
+cache = Cache()
 
 
 def celery_init_app(app):

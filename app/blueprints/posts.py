@@ -20,8 +20,8 @@ def require_login():
 @bp.get("/")
 def list_posts():
     page, page_size = page_args(request.args)
-    items, count = posts.list_posts(current_user.id, page, page_size)
-    return envelope(post_schema.dump(items, many=True), count, page, page_size)
+    results, count = posts.feed_page(current_user.id, page, page_size)
+    return envelope(results, count, page, page_size)
 
 
 @bp.post("/")

@@ -11,15 +11,15 @@ from app.models.posts import Post
 from app.models.reactions import COMMENT, POST, Reaction
 from app.pagination import check_page
 from app.schemas.posts import PostSchema
-from app.services import media, reactions
+from app.services import feed, media, reactions
 from app.services.permissions import ensure_can_modify
 
-_broadcast_schema = PostSchema()
+_schema = PostSchema()
 
 
 def broadcast_data(post):
     """The REST object of ``post`` as every viewer sees it (no ``user_reaction``)."""
-    data = _broadcast_schema.dump(post)
+    data = _schema.dump(post)
     data["user_reaction"] = None
     return data
 
@@ -49,6 +49,14 @@ def list_posts(viewer_id, page, page_size):
     return posts, count
 
 
+def feed_page(viewer_id, page, page_size):
+    """``(results, count)``: one serialized page of the feed, through the per-user cache."""
+    def build():
+        items, count = list_posts(viewer_id, page, page_size)
+        return _schema.dump(items, many=True), count
+    return feed.cached_page(viewer_id, page, page_size, build)
+
+
 def view_post(post_id, viewer_id):
     """Detail: adds exactly one view, atomically in SQL, and returns the post with it."""
     result = db.session.execute(update(Post).where(Post.id == post_id).values(views=Post.views + 1))
@@ -70,6 +78,7 @@ def create_post(author, *, title, content="", media_file=None, media_type=None):
             post.media, post.media_type, post.media_status = stored.path, stored.media_type, "processing"
         db.session.add(post)
         db.session.commit()
+    feed.invalidate()
     post = load_post(post.id, author.id)
     realtime.post_created(broadcast_data(post), author.id)
     return post
@@ -90,6 +99,7 @@ def update_post(actor, post_id, changes):
     if edited:
         post.updated_at = utcnow()
     db.session.commit()
+    feed.invalidate()
     post = load_post(post_id, actor.id)
     realtime.post_updated(broadcast_data(post))
     return post
@@ -110,6 +120,7 @@ def delete_post(actor, post_id):
     # Comments (and their replies) go by ON DELETE CASCADE, in the same statement.
     db.session.execute(delete(Post).where(Post.id == post_id))
     db.session.commit()
+    feed.invalidate()
     media.delete_files(*files, *(path for row in comments for path in (row.media, row.thumbnail)))
     realtime.post_deleted(post_id)
 

@@ -1,0 +1,81 @@
+"""Where the test PostgreSQL and Redis are, whether they answer, and per-run isolation."""
+import functools
+import os
+import uuid
+
+import psycopg2
+import redis
+from psycopg2 import sql
+
+PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_BASE_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+@functools.cache
+def postgres_available():
+    try:
+        psycopg2.connect(PG_ADMIN_URL, connect_timeout=3).close()
+        return True
+    except psycopg2.Error:
+        return False
+
+
+@functools.cache
+def redis_available():
+    try:
+        return redis.Redis.from_url(REDIS_BASE_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError:
+        return False
+
+
+def _admin_connection():
+    conn = psycopg2.connect(PG_ADMIN_URL)
+    conn.autocommit = True
+    return conn
+
+
+def create_database():
+    """A new, empty PostgreSQL database for this run; returns its URL."""
+    name = f"vr_test_{uuid.uuid4().hex[:12]}"
+    conn = _admin_connection()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    finally:
+        conn.close()
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def drop_database(url):
+    name = url.rsplit("/", 1)[1]
+    conn = _admin_connection()
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    finally:
+        conn.close()
+
+
+class RedisSlot:
+    """One of Redis's numbered databases, held for this test run (others may run at once)."""
+
+    def __init__(self):
+        self.client = redis.Redis.from_url(f"{REDIS_BASE_URL}/0")
+        self.token = uuid.uuid4().hex
+        self.db = None
+        for number in range(1, 16):
+            if self.client.set(f"ventroom-test-slot-{number}", self.token, nx=True, ex=3600):
+                self.db = number
+                break
+        if self.db is None:
+            raise RuntimeError("no free Redis database for this test run")
+        self.url = f"{REDIS_BASE_URL}/{self.db}"
+        # Pub/sub channels are shared by every Redis database: give this run its own.
+        self.channel = f"flask-socketio-test-{self.token[:12]}"
+        redis.Redis.from_url(self.url).flushdb()
+
+    def release(self):
+        redis.Redis.from_url(self.url).flushdb()
+        if self.client.get(f"ventroom-test-slot-{self.db}") == self.token.encode():
+            self.client.delete(f"ventroom-test-slot-{self.db}")
