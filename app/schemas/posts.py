@@ -29,7 +29,6 @@ class PostSchema(MediaFieldsMixin, Schema):
     user_reaction = fields.String(allow_none=True)
 
     class Meta:
-        ordered = True
         fields = ("id", "user", "title", "content", "media", "media_type", "created_at", "updated_at",
                   "views", "total_comment", "reaction_summary", "user_reaction",
                   "media_status", "thumbnail", "media_info")

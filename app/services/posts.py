@@ -58,13 +58,17 @@ def feed_page(viewer_id, page, page_size):
 
 
 def view_post(post_id, viewer_id):
-    """Detail: adds exactly one view, atomically in SQL, and returns the post with it."""
-    result = db.session.execute(update(Post).where(Post.id == post_id).values(views=Post.views + 1))
-    if result.rowcount == 0:
+    """Detail: adds exactly one view, atomically in SQL, and shows the count this view made."""
+    views = db.session.scalar(
+        update(Post).where(Post.id == post_id).values(views=Post.views + 1).returning(Post.views))
+    if views is None:
         db.session.rollback()
         raise NotFound()
     db.session.commit()
-    return load_post(post_id, viewer_id)
+    post = load_post(post_id, viewer_id)
+    post.views = views  # not a change to save: later views may already have landed
+    db.session.expunge(post)
+    return post
 
 
 def create_post(author, *, title, content="", media_file=None, media_type=None):

@@ -1,0 +1,53 @@
+"""Against a real server process (gunicorn + eventlet, as the Procfile runs it) on PostgreSQL."""
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.factories import image_bytes
+from tests.live import register
+
+pytestmark = pytest.mark.postgres
+
+
+def test_parallel_detail_gets_add_exactly_their_views(live_db, start_server):
+    server = start_server(live_db)
+    _, token = register(server.url, "viewer@example.com")
+    headers = {"Authorization": f"Bearer {token}"}
+    post = requests.post(f"{server.url}/ventroom/posts/", json={"title": "t", "content": "c"},
+                         headers=headers, timeout=10).json()
+
+    def view(_):
+        response = requests.get(f"{server.url}/ventroom/posts/{post['id']}/", headers=headers, timeout=30)
+        assert response.status_code == 200
+        return response.json()["views"]
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        seen = list(pool.map(view, range(20)))
+    assert sorted(seen) == list(range(1, 21))  # every response shows a distinct new count
+    final = requests.get(f"{server.url}/ventroom/posts/{post['id']}/", headers=headers, timeout=10).json()
+    assert final["views"] == 21
+
+
+def test_readme_walkthrough_over_http(live_db, start_server):
+    """Register, log in, a text post and an image post, list and fetch: as the README shows."""
+    server = start_server(live_db)
+    register(server.url, "walk@example.com", password="long-enough")
+    login = requests.post(f"{server.url}/auth/login",
+                          json={"email": "walk@example.com", "password": "long-enough"}, timeout=10)
+    assert login.status_code == 200
+    headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    text = requests.post(f"{server.url}/ventroom/posts/", json={"title": "Hi", "content": "there"},
+                         headers=headers, timeout=10)
+    assert text.status_code == 201
+    image = requests.post(f"{server.url}/ventroom/posts/", headers=headers, timeout=10,
+                          data={"title": "Photo", "media_type": "image"},
+                          files={"media": ("p.jpg", image_bytes(), "image/jpeg")})
+    assert image.status_code == 201, image.text
+    assert image.json()["media"].startswith(f"{server.url}/media/vent_media/")
+    listing = requests.get(f"{server.url}/ventroom/posts/", headers=headers, timeout=10).json()
+    assert [p["title"] for p in listing["results"]] == ["Photo", "Hi"]
+    detail = requests.get(f"{server.url}/ventroom/posts/{text.json()['id']}", headers=headers, timeout=10)
+    assert detail.status_code == 200 and detail.json()["views"] == 1
+    media = requests.get(image.json()["media"], timeout=10)
+    assert media.status_code == 200 and media.headers["Content-Type"] == "image/jpeg"
