@@ -6,7 +6,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from app.extensions import db
 from app.models.base import UTCDateTime, utcnow
 
-KINDS = ("comment", "reply", "reaction")
+COMMENT, REPLY, REACTION = "comment", "reply", "reaction"
+KINDS = (COMMENT, REPLY, REACTION)
 PUSH_PENDING, PUSH_SENT, PUSH_THROTTLED, PUSH_NO_DEVICE, PUSH_FAILED = (
     "pending", "sent", "throttled", "no_device", "failed")
 
@@ -15,7 +16,8 @@ class Notification(db.Model):
     __tablename__ = "notifications"
     __table_args__ = (
         Index("ix_notifications_recipient_created", "recipient_id", "created_at"),
-        Index("ix_notifications_push_state", "push_state", "created_at"),
+        # The sweep's query: pending notifications whose next attempt is due.
+        Index("ix_notifications_push_due", "push_state", "push_next_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -31,7 +33,11 @@ class Notification(db.Model):
     dedupe_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     read: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
     push_state: Mapped[str] = mapped_column(String(12), nullable=False, default=PUSH_PENDING)
+    # Claims are made by compare-and-set on this counter, so one attempt runs at a time.
     push_attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    # While pending: when the periodic sweep may enqueue the push again (a lost task,
+    # a dead worker or a retry that never came). NULL once the push state is final.
+    push_next_at = mapped_column(UTCDateTime, nullable=True)
     pushed_at = mapped_column(UTCDateTime, nullable=True)
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
@@ -47,6 +53,10 @@ class NotificationPreference(db.Model):
     reactions: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=true())
 
 
+FCM, WEBPUSH = "fcm", "webpush"
+PLATFORMS = (FCM, WEBPUSH)
+
+
 def token_digest(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -60,7 +70,9 @@ class Device(db.Model):
     user_id: Mapped[str] = mapped_column(
         ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True)
     platform: Mapped[str] = mapped_column(String(16), nullable=False)  # fcm | webpush
-    # Web Push subscriptions are long JSON documents: uniqueness is on their digest.
+    # An FCM registration token, or a Web Push subscription as JSON. Uniqueness is on a
+    # digest of the identity: the FCM token itself, or the subscription's endpoint URL
+    # (so a re-subscription with new keys replaces the old row).
     token: Mapped[str] = mapped_column(Text, nullable=False)
     token_sha256: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
