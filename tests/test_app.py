@@ -60,7 +60,7 @@ def test_plain_http_to_websocket_path_is_json(client):
 
 
 def test_healthz_and_readyz(client):
-    assert client.get("/healthz").json == {"status": "ok"}
+    assert client.get("/healthz").json == {"status": "ok", "websocket": {"connections": 0, "groups": 0}}
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json == {"status": "ok", "checks": {"database": "ok"}}

@@ -1,4 +1,4 @@
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 from app.services import health
 
@@ -7,8 +7,8 @@ bp = Blueprint("health", __name__)
 
 @bp.get("/healthz")
 def healthz():
-    """The process is up."""
-    return {"status": "ok"}
+    """The process is up; with this process's raw WebSocket connection and group counts."""
+    return {"status": "ok", "websocket": current_app.extensions["raw_ws"].stats()}
 
 
 @bp.get("/readyz")
