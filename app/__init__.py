@@ -27,6 +27,7 @@ def create_app(config=None):
     celery_init_app(app)
 
     from app import models  # noqa: F401  (registers every table with the metadata)
+    from app import tasks  # noqa: F401  (registers every Celery task, in the worker too)
     from app.blueprints import auth, health, media, posts
     from app.cli import users
     from app.errors import register_error_handlers

@@ -49,6 +49,10 @@ class Config:
     MEDIA_ROOT = os.path.abspath(os.environ.get("MEDIA_ROOT") or os.path.join(BASE_DIR, "media"))
     PUBLIC_BASE_URL = (os.environ.get("PUBLIC_BASE_URL") or "").rstrip("/") or None
     MAX_MEDIA_BYTES = _int("MAX_MEDIA_BYTES", 10 * 1024 * 1024)
+    # Media processing (app/services/media_processing.py): bigger images are refused as
+    # decompression bombs; uploads still "processing" this long after are enqueued again.
+    MEDIA_MAX_IMAGE_PIXELS = _int("MEDIA_MAX_IMAGE_PIXELS", 50_000_000)
+    MEDIA_REQUEUE_AFTER_SECONDS = _int("MEDIA_REQUEUE_AFTER_SECONDS", 600)
 
     RATELIMIT_ENABLED = _bool("RATELIMIT_ENABLED", True)
     RATELIMIT_STANDARD = os.environ.get("RATELIMIT_STANDARD", "100/minute")

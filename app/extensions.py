@@ -1,5 +1,6 @@
 """Extensions, created bare; ``create_app`` binds them to an app."""
 from celery import Celery, Task
+from flask import current_app, has_app_context
 from flask_caching import Cache
 from flask_jwt_extended import JWTManager
 from flask_migrate import Migrate
@@ -30,7 +31,11 @@ def celery_init_app(app):
 
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
-            with app.app_context():
+            # Always a new app context, so a task has its own database session, even when it
+            # runs eagerly inside a request. Run eagerly, it belongs to the app that enqueued
+            # it (a process may hold several apps, as tests do; the last one is Celery's default).
+            flask_app = current_app._get_current_object() if has_app_context() else app
+            with flask_app.app_context():
                 return self.run(*args, **kwargs)
 
     celery_app = Celery(app.name, task_cls=FlaskTask)

@@ -13,6 +13,7 @@ from app.pagination import check_page
 from app.schemas.posts import PostSchema
 from app.services import feed, media, reactions
 from app.services.permissions import ensure_can_modify
+from app.tasks import media as media_tasks
 
 _schema = PostSchema()
 
@@ -85,6 +86,8 @@ def create_post(author, *, title, content="", media_file=None, media_type=None):
     feed.invalidate()
     post = load_post(post.id, author.id)
     realtime.post_created(broadcast_data(post), author.id)
+    if stored is not None:
+        media_tasks.enqueue("post", post.id)  # after the commit: the worker must see the row
     return post
 
 
