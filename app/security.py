@@ -6,6 +6,7 @@ from jwt.exceptions import PyJWTError
 from app.errors import DETAILS, INVALID_TOKEN, error_response
 from app.extensions import db, jwt
 from app.models.users import User
+from app.services import users
 
 
 def _unauthorized(detail):
@@ -40,14 +41,17 @@ def register_jwt_callbacks():
         return _unauthorized(INVALID_TOKEN)
 
 
-def user_from_token(token):
-    """The user a raw access token names, or None (for WebSocket handshakes)."""
+def user_id_from_token(token):
+    """The id of the existing user a raw access token names, or None (WebSocket handshakes).
+
+    A WebSocket connection lives for hours: the check holds no database connection after it.
+    """
     if not token:
         return None
     try:
         payload = decode_token(token)
     except (PyJWTError, JWTExtendedException):
         return None
-    if payload.get("type") != "access":
+    if payload.get("type") != "access" or not users.user_exists(payload["sub"]):
         return None
-    return db.session.get(User, payload["sub"])
+    return payload["sub"]

@@ -1,4 +1,5 @@
 """Raw connections that vanish, or stop answering pings, leave no trace in the registry."""
+import json
 import socket
 import time
 
@@ -34,6 +35,28 @@ def read_upgrade(sock):
     assert data.startswith(b"HTTP/1.1 101"), data[:100]
 
 
+def read_text_frames(sock, count):
+    """The next ``count`` server text frames (payloads under 64 KiB) as parsed JSON."""
+    frames, buffer = [], b""
+    while len(frames) < count:
+        while True:
+            if len(buffer) >= 2:
+                length, offset = buffer[1] & 0x7F, 2
+                if length == 126 and len(buffer) >= 4:
+                    length, offset = int.from_bytes(buffer[2:4], "big"), 4
+                if length != 126 and len(buffer) >= offset + length:
+                    break
+            chunk = sock.recv(65536)
+            assert chunk, "connection closed"
+            buffer += chunk
+        if buffer[0] == 0x81:
+            frames.append(json.loads(buffer[offset:offset + length]))
+        else:  # a ping from the server (not answered: that comes later)
+            assert buffer[0] == 0x89, buffer[:2]
+        buffer = buffer[offset + length:]
+    return frames
+
+
 def masked_text(text):
     payload = text.encode()
     assert len(payload) < 126
@@ -66,6 +89,9 @@ def test_a_thousand_vanishing_clients_leave_the_registry_empty(deployment):
     for sock in socks:
         read_upgrade(sock)
         sock.sendall(join_feed + join_post)
+    for sock in socks:  # every connection is answered (none starves, e.g. for a DB connection)
+        replies = read_text_frames(sock, 2)
+        assert [reply["type"] for reply in replies] == ["ventroom_joined", "ventroom_post_joined"]
     # Every connection is registered, in its user group, the feed and the post group.
     assert wait_for(lambda: stats(deployment.server)["connections"] == CLIENTS, 30), stats(deployment.server)
     assert stats(deployment.server)["groups"] == 3

@@ -19,7 +19,7 @@ from simple_websocket import ConnectionClosed
 from wsproto.events import TextMessage
 
 from app import realtime
-from app.security import user_from_token
+from app.security import user_id_from_token
 from app.sockets import protocol
 
 log = logging.getLogger(__name__)
@@ -203,14 +203,28 @@ def _parse(raw):
 
 
 def serve(ws):
-    """One raw WebSocket connection, from handshake to clean-up."""
+    """One raw WebSocket connection, from handshake to clean-up. Nothing escapes it: an
+    exception here would make the WSGI server read the socket the connection still owns."""
+    try:
+        _serve(ws)
+    except ConnectionClosed:
+        pass
+    except Exception:
+        log.exception("raw ws: connection failed")
+        try:
+            ws.close(1011, "Internal server error")
+        except ConnectionClosed:
+            pass
+
+
+def _serve(ws):
     registry = current_app.extensions["raw_ws"]
-    user = user_from_token(_token())
-    if user is None:
+    user_id = user_id_from_token(_token())
+    if user_id is None:
         ws.close(CLOSE_UNAUTHORIZED, "Authentication failed")
         return
-    conn = RawConnection(ws, user.id, registry, current_app.config["WS_SEND_QUEUE_SIZE"])
-    conn.join(realtime.user_group(user.id))
+    conn = RawConnection(ws, user_id, registry, current_app.config["WS_SEND_QUEUE_SIZE"])
+    conn.join(realtime.user_group(user_id))
     conn.start()
     try:
         while not conn.closed:
@@ -222,10 +236,8 @@ def serve(ws):
             except protocol.ProtocolError as err:
                 reply = (realtime.ERROR, {"message": str(err)})
             except Exception:  # a bug or an outage must not kill the connection's loop
-                log.exception("raw ws: error handling a message from user %s", user.id)
+                log.exception("raw ws: error handling a message from user %s", user_id)
                 reply = (realtime.ERROR, {"message": "Internal server error."})
             conn.send(*reply)
-    except ConnectionClosed:
-        pass
     finally:
         conn.finish()

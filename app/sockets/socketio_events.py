@@ -6,7 +6,7 @@ from flask_socketio import ConnectionRefusedError, emit, join_room, leave_room
 
 from app import realtime
 from app.extensions import socketio
-from app.security import user_from_token
+from app.security import user_id_from_token
 from app.sockets import protocol
 
 log = logging.getLogger(__name__)
@@ -38,11 +38,11 @@ def _token(auth):
 
 @socketio.on("connect")
 def connect(auth=None):
-    user = user_from_token(_token(auth))
-    if user is None:
+    user_id = user_id_from_token(_token(auth))
+    if user_id is None:
         raise ConnectionRefusedError("Authentication failed")
-    session["user_id"] = user.id
-    join_room(realtime.user_group(user.id))
+    session["user_id"] = user_id
+    join_room(realtime.user_group(user_id))
 
 
 def _handler(message_type):
