@@ -61,6 +61,17 @@ class Config:
 
     FEED_CACHE_SECONDS = _int("FEED_CACHE_SECONDS", 300)
     PUSH_MAX_PER_MINUTE = _int("PUSH_MAX_PER_MINUTE", 10)
+    # Push delivery (app/services/push.py). A platform whose credentials are unset is
+    # served by the log-only provider.
+    VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY") or None  # base64url raw/DER, PEM, or a PEM file path
+    VAPID_CLAIMS_EMAIL = os.environ.get("VAPID_CLAIMS_EMAIL") or None  # the VAPID "sub": an email or https URL
+    FIREBASE_CREDENTIALS = os.environ.get("FIREBASE_CREDENTIALS") or None  # service-account JSON: path or content
+    WEBPUSH_ALLOW_HTTP = _bool("WEBPUSH_ALLOW_HTTP", False)  # accept http:// push endpoints (tests only)
+    PUSH_TTL_SECONDS = _int("PUSH_TTL_SECONDS", 24 * 3600)
+    PUSH_TIMEOUT_SECONDS = _int("PUSH_TIMEOUT_SECONDS", 10)
+    PUSH_SWEEP_AFTER_SECONDS = _int("PUSH_SWEEP_AFTER_SECONDS", 120)  # a push still pending this long is re-sent
+    PUSH_MAX_ATTEMPTS = _int("PUSH_MAX_ATTEMPTS", 8)
+    PUSH_MAX_DEVICES_PER_USER = _int("PUSH_MAX_DEVICES_PER_USER", 10)
 
     # Real time. The channel must be the same for every web process and worker.
     SOCKETIO_CHANNEL = os.environ.get("SOCKETIO_CHANNEL", "flask-socketio")
@@ -103,6 +114,12 @@ def _celery_settings(redis_url):
             "task_reject_on_worker_lost": True,
             "worker_prefetch_multiplier": 1,
             "broker_connection_retry_on_startup": True,
+            "imports": ("app.tasks",),
+            # Run by the worker's embedded beat (`celery ... worker -B`, see the Procfile).
+            "beat_schedule": {
+                "sweep-pending-pushes": {"task": "app.tasks.push.sweep_pushes", "schedule": 60.0},
+            },
+            "beat_schedule_filename": os.path.join(BASE_DIR, "instance", "celerybeat-schedule"),
         }
     # Embedded mode: the same tasks run in-process, at the point they are enqueued.
     return {"task_always_eager": True, "task_eager_propagates": False, "task_ignore_result": True}

@@ -1,0 +1,48 @@
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from app.models.notifications import PLATFORMS
+from app.schemas.fields import UTCDateTime
+from app.schemas.users import UserSchema
+
+
+class NotificationSchema(Schema):
+    """A stored notification, as listed and as pushed (the push leaves out read/push_state)."""
+
+    id = fields.Integer()
+    kind = fields.String()  # comment | reply | reaction
+    title = fields.String()
+    message = fields.String()
+    actor = fields.Nested(UserSchema)
+    post_id = fields.Integer(allow_none=True)
+    comment_id = fields.Integer(allow_none=True)
+    read = fields.Boolean()
+    # pending | sent | throttled | no_device | failed
+    push_state = fields.String()
+    created_at = UTCDateTime()
+
+
+class PreferencesSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    comments = fields.Boolean(required=True)
+    replies = fields.Boolean(required=True)
+    reactions = fields.Boolean(required=True)
+
+
+class DeviceCreateSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    # An FCM registration token (string), or a Web Push subscription: the JSON of
+    # PushSubscription.toJSON(), as a string or as an object.
+    token = fields.Raw(required=True, allow_none=False)
+    platform = fields.String(
+        required=True, validate=validate.OneOf(PLATFORMS, error='"{input}" is not a valid choice.'))
+
+
+class DeviceSchema(Schema):
+    id = fields.Integer()
+    platform = fields.String()
+    token = fields.String()
+    created_at = UTCDateTime()

@@ -1,0 +1,205 @@
+"""Notifications: stored per recipient in the caller's transaction, pushed after commit.
+
+The comment and reaction services call ``record_comment`` / ``record_reaction``
+*inside* their transaction, before commit, so the notification rows commit or roll
+back with the comment or reaction that caused them. After the commit they call
+``enqueue_pushes(ids)``; if that enqueue is lost (broker down, process killed), the
+periodic sweep in ``app.tasks.push`` finds the rows still pending and sends them.
+
+Wording is the original document's: "{User} replied to your comment.", "{User}
+commented on your post.", and "New Reaction" / "{User} reacted to your {post/comment}.".
+The document gives no title for the comment kinds; they are "New Comment" and
+"New Reply", after "New Reaction".
+"""
+import logging
+from datetime import timedelta
+
+from flask import current_app
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import joinedload
+
+from app.errors import NotFound
+from app.extensions import db
+from app.models.base import utcnow
+from app.models.notifications import (COMMENT, PUSH_PENDING, REACTION, REPLY, Notification,
+                                      NotificationPreference)
+from app.models.reactions import POST
+from app.models.users import User
+from app.pagination import check_page
+
+log = logging.getLogger(__name__)
+
+TITLES = {COMMENT: "New Comment", REPLY: "New Reply", REACTION: "New Reaction"}
+# The preference column that switches each kind on or off.
+PREFERENCE_OF_KIND = {COMMENT: "comments", REPLY: "replies", REACTION: "reactions"}
+PREFERENCE_FIELDS = ("comments", "replies", "reactions")
+
+
+def _dialect_insert():
+    name = db.session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert
+    if name == "sqlite":
+        return sqlite.insert
+    raise RuntimeError(f"notifications need INSERT ... ON CONFLICT, which {name} lacks here")
+
+
+def _wants(recipient_id, kind):
+    preference = db.session.get(NotificationPreference, recipient_id)
+    return preference is None or getattr(preference, PREFERENCE_OF_KIND[kind])
+
+
+def _actor_name(actor_id):
+    return db.session.get(User, actor_id).display_name
+
+
+def _add(*, recipient_id, actor_id, kind, message, dedupe_key, post_id, comment_id):
+    """Insert one notification unless its kind is switched off or ``dedupe_key`` exists.
+
+    ``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING``: two racing transactions cannot
+    both store one, and neither fails. Returns the new id, or None.
+    """
+    if recipient_id == actor_id or not _wants(recipient_id, kind):
+        return None
+    now = utcnow()
+    sweep_after = timedelta(seconds=current_app.config["PUSH_SWEEP_AFTER_SECONDS"])
+    statement = (
+        _dialect_insert()(Notification)
+        .values(recipient_id=recipient_id, actor_id=actor_id, kind=kind, post_id=post_id,
+                comment_id=comment_id, title=TITLES[kind], message=message, dedupe_key=dedupe_key,
+                read=False, push_state=PUSH_PENDING, push_attempts=0, push_next_at=now + sweep_after,
+                created_at=now)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(Notification.id)
+    )
+    return db.session.execute(statement).scalar()
+
+
+def record_comment(comment, post, parent=None):
+    """Notifications for a new comment or reply; call inside the transaction, before commit.
+
+    The parent comment's owner gets "replied to your comment"; the post's owner gets
+    "commented on your post" unless they wrote the comment or the reply was to their
+    own comment (one notification per person per comment, as the real-time events do).
+    Returns the ids of the rows stored, for ``enqueue_pushes`` after the commit.
+    """
+    if comment.id is None:
+        db.session.flush()
+    actor_id = comment.user_id
+    name = _actor_name(actor_id)
+    created = []
+    replied_to = parent.user_id if parent is not None and parent.user_id != actor_id else None
+    if replied_to is not None:
+        created.append(_add(recipient_id=replied_to, actor_id=actor_id, kind=REPLY,
+                            message=f"{name} replied to your comment.",
+                            dedupe_key=f"reply:{comment.id}", post_id=post.id, comment_id=comment.id))
+    if post.user_id not in (actor_id, replied_to):
+        created.append(_add(recipient_id=post.user_id, actor_id=actor_id, kind=COMMENT,
+                            message=f"{name} commented on your post.",
+                            dedupe_key=f"comment:{comment.id}", post_id=post.id, comment_id=comment.id))
+    return [notification_id for notification_id in created if notification_id is not None]
+
+
+def record_reaction(actor_id, content_type, target, owner_id):
+    """The owner's "New Reaction" notification; call inside the transaction, before commit.
+
+    ``target`` is the Post or Comment reacted to. One notification per reactor per
+    object, ever: changing (or removing and re-adding) a reaction stores nothing new.
+    Returns the ids of the rows stored (zero or one).
+    """
+    is_post = content_type == POST
+    name = _actor_name(actor_id)
+    notification_id = _add(
+        recipient_id=owner_id, actor_id=actor_id, kind=REACTION,
+        message=f"{name} reacted to your {'post' if is_post else 'comment'}.",
+        dedupe_key=f"reaction:{content_type}:{target.id}:{actor_id}",
+        post_id=target.id if is_post else target.post_id, comment_id=None if is_post else target.id)
+    return [notification_id] if notification_id is not None else []
+
+
+def enqueue_pushes(notification_ids):
+    """After commit: one push task per new notification.
+
+    A failed enqueue is logged, not raised: the write has already succeeded, and the
+    sweep sends whatever is still pending after ``PUSH_SWEEP_AFTER_SECONDS``.
+    """
+    if not notification_ids:
+        return
+    from app.tasks.push import send_push
+
+    for notification_id in notification_ids:
+        try:
+            send_push.apply_async((notification_id,), retry=True,
+                                  retry_policy={"max_retries": 2, "interval_start": 0,
+                                                "interval_step": 0.2, "interval_max": 0.5})
+        except Exception:  # the broker is unreachable: the sweep will pick it up
+            log.warning("push for notification %s not enqueued; the sweep will send it",
+                        notification_id, exc_info=True)
+
+
+# Reads and updates for the REST endpoints.
+
+def list_notifications(user_id, page, page_size):
+    """``(notifications, count)``: one page, newest first, actors joined in (two queries)."""
+    count = db.session.scalar(
+        select(func.count()).select_from(Notification).where(Notification.recipient_id == user_id))
+    check_page(page, page_size, count)
+    items = db.session.scalars(
+        select(Notification).options(joinedload(Notification.actor))
+        .where(Notification.recipient_id == user_id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        .limit(page_size).offset((page - 1) * page_size)
+    ).all()
+    return items, count
+
+
+def unread_count(user_id):
+    return db.session.scalar(
+        select(func.count()).select_from(Notification)
+        .where(Notification.recipient_id == user_id, Notification.read.is_(False)))
+
+
+def mark_read(user_id, notification_id):
+    """Mark one of the caller's notifications read; someone else's is Not found."""
+    result = db.session.execute(
+        update(Notification)
+        .where(Notification.id == notification_id, Notification.recipient_id == user_id)
+        .values(read=True))
+    if result.rowcount == 0:
+        db.session.rollback()
+        raise NotFound()
+    db.session.commit()
+    return db.session.scalar(
+        select(Notification).options(joinedload(Notification.actor)).where(Notification.id == notification_id))
+
+
+def mark_all_read(user_id):
+    """Mark every unread notification of the caller read; returns how many changed."""
+    result = db.session.execute(
+        update(Notification)
+        .where(Notification.recipient_id == user_id, Notification.read.is_(False))
+        .values(read=True))
+    db.session.commit()
+    return result.rowcount
+
+
+def get_preferences(user_id):
+    """The caller's switches: a row when they changed any, else all on."""
+    preference = db.session.get(NotificationPreference, user_id)
+    if preference is None:
+        return {field: True for field in PREFERENCE_FIELDS}
+    return {field: getattr(preference, field) for field in PREFERENCE_FIELDS}
+
+
+def update_preferences(user_id, changes):
+    """Upsert the caller's switches (only the fields given change); returns all of them."""
+    changes = {field: bool(changes[field]) for field in PREFERENCE_FIELDS if field in changes}
+    if changes:
+        insert = _dialect_insert()
+        values = {field: True for field in PREFERENCE_FIELDS} | changes
+        db.session.execute(
+            insert(NotificationPreference).values(user_id=user_id, **values)
+            .on_conflict_do_update(index_elements=["user_id"], set_=changes))
+        db.session.commit()
+    return get_preferences(user_id)

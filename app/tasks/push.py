@@ -1,0 +1,30 @@
+"""Push tasks: thin wrappers over ``app.services.push``.
+
+``send_push`` is enqueued after the commit that stored the notification;
+``sweep_pushes`` runs every minute (Celery beat, see ``CELERY`` in app/config.py) and
+re-enqueues pushes still pending after ``PUSH_SWEEP_AFTER_SECONDS``: a lost task, a
+dead worker or a broker outage delays a push but does not lose it.
+"""
+from celery import shared_task
+
+from app.services import push
+
+
+@shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
+def send_push(self, notification_id, attempt=0):
+    """Push one notification. Idempotent: one that is sent (or being sent) is skipped."""
+    outcome = push.deliver(notification_id, attempt)
+    if outcome.state == push.RETRY and not self.request.is_eager:
+        # The attempt counter is the claim token: the retry carries the value it expects.
+        raise self.retry(args=(notification_id, attempt + 1), countdown=outcome.retry_in)
+    # Run eagerly (no broker), a retry would run at once: the sweep sends it later instead.
+    return outcome.state
+
+
+@shared_task(ignore_result=True)
+def sweep_pushes():
+    """Re-enqueue every pending push whose next attempt is due; returns how many."""
+    due = push.due_pushes()
+    for notification_id, attempts in due:
+        send_push.delay(notification_id, attempts)
+    return len(due)

@@ -1,0 +1,483 @@
+"""Push delivery: a real Web Push request to a loopback push service, FCM through the
+real firebase-admin SDK against a loopback stand-in, device removal, the throttle,
+retries, idempotence and the sweep."""
+import base64
+import json
+import logging
+import os
+import threading
+import time
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import quote
+
+import http_ece
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from py_vapid import Vapid02
+from sqlalchemy import select
+
+from app.extensions import db
+from app.models import Comment, Device, Notification, Post
+from app.models.notifications import NotificationPreference
+from app.services import notifications, push
+from app.tasks.push import send_push, sweep_pushes
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64url_decode(text):
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class PushEndpoint:
+    """A loopback HTTP server standing in for a push service (or FCM and its token URL).
+
+    Records every request; answers each path with ``statuses[path]`` (default 201)
+    and ``bodies[path]`` (JSON, default empty).
+    """
+
+    def __init__(self):
+        self.requests = []
+        self.statuses = {}
+        self.bodies = {}
+        self.arrived = threading.Condition()
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                path = self.path.split("?", 1)[0]
+                status = endpoint.statuses.get(path, 201)
+                reply = json.dumps(endpoint.bodies.get(path, {})).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+                with endpoint.arrived:
+                    endpoint.requests.append({"path": path, "headers": dict(self.headers), "body": body})
+                    endpoint.arrived.notify_all()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
+                                       daemon=True)
+        self.thread.start()
+
+    def to(self, path):
+        return [r for r in self.requests if r["path"] == path]
+
+    def wait_for(self, path, count=1, timeout=20):
+        deadline = time.time() + timeout
+        with self.arrived:
+            while len(self.to(path)) < count:
+                left = deadline - time.time()
+                if left <= 0:
+                    raise AssertionError(f"{count} request(s) to {path} expected, got {len(self.to(path))}")
+                self.arrived.wait(left)
+        return self.to(path)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Browser:
+    """A browser's push subscription: its own P-256 key pair and auth secret."""
+
+    def __init__(self, endpoint_url):
+        self.private_key = ec.generate_private_key(ec.SECP256R1())
+        self.auth = os.urandom(16)
+        public = self.private_key.public_key().public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+        self.subscription = {"endpoint": endpoint_url, "expirationTime": None,
+                             "keys": {"p256dh": b64url(public), "auth": b64url(self.auth)}}
+
+    def decrypt(self, body):
+        return json.loads(http_ece.decrypt(body, private_key=self.private_key, auth_secret=self.auth,
+                                           version="aes128gcm"))
+
+
+def vapid_keys():
+    """``(private key as base64url raw, public key as base64url uncompressed point)``."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    raw = key.private_numbers().private_value.to_bytes(32, "big")
+    public = key.public_key().public_bytes(serialization.Encoding.X962,
+                                           serialization.PublicFormat.UncompressedPoint)
+    return b64url(raw), b64url(public)
+
+
+@pytest.fixture
+def endpoint():
+    server = PushEndpoint()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def vapid(app):
+    private, public = vapid_keys()
+    app.config.update(VAPID_PRIVATE_KEY=private, VAPID_CLAIMS_EMAIL="ops@example.com",
+                      WEBPUSH_ALLOW_HTTP=True, PUSH_TTL_SECONDS=3600)
+    return public
+
+
+def subscribe(client, user, endpoint, name):
+    browser = Browser(f"{endpoint.url}/push/{name}")
+    response = client.post("/devices/", headers=user.headers,
+                           json={"platform": "webpush", "token": json.dumps(browser.subscription)})
+    assert response.status_code == 201, response.get_json()
+    return browser
+
+
+def store_comments(app, owner, actor, count=1, push_now=True):
+    """``count`` comments by ``actor`` on a new post of ``owner``, each notifying the owner
+    the way the comment service does; returns the notification ids."""
+    with app.app_context():
+        post = Post(user_id=owner.id, title="A post", content="text")
+        db.session.add(post)
+        db.session.flush()
+        ids = []
+        for index in range(count):
+            comment = Comment(post_id=post.id, user_id=actor.id, text=f"comment {index}")
+            db.session.add(comment)
+            ids += notifications.record_comment(comment, post, None)
+        db.session.commit()
+        if push_now:
+            notifications.enqueue_pushes(ids)
+    return ids
+
+
+def row(app, notification_id):
+    with app.app_context():
+        return db.session.get(Notification, notification_id)
+
+
+def device_count(app, user):
+    with app.app_context():
+        return len(db.session.scalars(select(Device).where(Device.user_id == user.id)).all())
+
+
+# Web Push ------------------------------------------------------------------------
+
+def test_web_push_request_arrives_encrypted_with_ttl_and_vapid(app, client, alice, bob, endpoint, vapid):
+    browser = subscribe(client, alice, endpoint, "alice")
+    [notification_id] = store_comments(app, alice, bob)
+
+    [request] = endpoint.wait_for("/push/alice")
+    headers = {key.lower(): value for key, value in request["headers"].items()}
+    assert headers["ttl"] == "3600"
+    assert headers["content-encoding"] == "aes128gcm"
+    assert headers["topic"] == f"ventroom-n{notification_id}"
+    scheme, params = headers["authorization"].split(" ", 1)
+    assert scheme == "vapid"
+    fields = dict(part.strip().split("=", 1) for part in params.split(","))
+    assert fields["k"] == vapid  # the server's VAPID public key
+    assert Vapid02.verify(headers["authorization"])  # signed with its private key
+    claims = json.loads(b64url_decode(fields["t"].split(".")[1]))
+    assert claims["aud"] == endpoint.url and claims["sub"] == "mailto:ops@example.com"
+    assert claims["exp"] > time.time()
+
+    payload = browser.decrypt(request["body"])  # only the subscriber's keys can read it
+    assert payload["id"] == notification_id
+    assert payload["title"] == "New Comment"
+    assert payload["message"] == "Bob commented on your post."
+    assert payload["actor"]["display_name"] == "Bob"
+    assert "read" not in payload and "push_state" not in payload
+
+    stored = row(app, notification_id)
+    assert stored.push_state == "sent" and stored.pushed_at is not None and stored.push_next_at is None
+    # The state is reported through the API too.
+    listed = client.get("/notifications/", headers=alice.headers).get_json()["results"]
+    assert listed[0]["push_state"] == "sent"
+
+
+def test_the_vapid_public_key_is_published_for_subscribing(client, alice, vapid):
+    assert client.get("/devices/webpush-key", headers=alice.headers).get_json() == {"public_key": vapid}
+
+
+@pytest.mark.parametrize("status", [410, 404])
+def test_a_gone_subscription_is_removed(app, client, alice, bob, endpoint, vapid, status):
+    subscribe(client, alice, endpoint, "gone")
+    subscribe(client, alice, endpoint, "alive")
+    endpoint.statuses["/push/gone"] = status
+    [first] = store_comments(app, alice, bob)
+    endpoint.wait_for("/push/gone")
+    assert row(app, first).push_state == "sent"  # the other device took it
+    assert device_count(app, alice) == 1
+
+    endpoint.statuses["/push/alive"] = 410
+    [second] = store_comments(app, alice, bob)
+    assert row(app, second).push_state == "no_device"
+    assert device_count(app, alice) == 0
+
+
+def test_a_transient_failure_is_retried_and_then_sent_once(app, client, alice, bob, endpoint, vapid):
+    subscribe(client, alice, endpoint, "flaky")
+    endpoint.statuses["/push/flaky"] = 503
+    [notification_id] = store_comments(app, alice, bob)
+    endpoint.wait_for("/push/flaky")
+    stored = row(app, notification_id)
+    # Run eagerly there is no broker to hold the retry: it stays pending for the sweep.
+    assert stored.push_state == "pending" and stored.push_attempts == 1
+
+    endpoint.statuses["/push/flaky"] = 201
+    with app.app_context():
+        assert send_push.apply(args=(notification_id, 0)).get() == "skipped"  # a stale copy
+        assert send_push.apply(args=(notification_id, 1)).get() == "sent"
+        assert send_push.apply(args=(notification_id, 1)).get() == "skipped"  # idempotent
+    assert len(endpoint.to("/push/flaky")) == 2
+    assert row(app, notification_id).push_state == "sent"
+
+
+def test_retry_delay_follows_backoff_and_retry_after(app, client, alice, bob, endpoint, vapid):
+    subscribe(client, alice, endpoint, "busy")
+    endpoint.statuses["/push/busy"] = 429
+    [notification_id] = store_comments(app, alice, bob, push_now=False)
+    with app.app_context():
+        outcome = push.deliver(notification_id)
+    assert outcome == push.Outcome("retry", 30)
+    assert push._backoff(3, None) == 120 and push._backoff(1, 500) == 500
+    assert push._backoff(30, None) == push.RETRY_MAX_SECONDS
+
+
+def test_a_rejected_push_fails_without_removing_the_device(app, client, alice, bob, endpoint, vapid):
+    subscribe(client, alice, endpoint, "bad")
+    endpoint.statuses["/push/bad"] = 400
+    [notification_id] = store_comments(app, alice, bob)
+    assert row(app, notification_id).push_state == "failed"
+    assert device_count(app, alice) == 1
+
+
+def test_attempts_are_capped(app, client, alice, bob, endpoint, vapid):
+    app.config["PUSH_MAX_ATTEMPTS"] = 2
+    subscribe(client, alice, endpoint, "down")
+    endpoint.statuses["/push/down"] = 500
+    [notification_id] = store_comments(app, alice, bob)
+    with app.app_context():
+        assert push.deliver(notification_id, 1).state == "failed"
+    assert len(endpoint.to("/push/down")) == 2
+
+
+def test_a_stale_notification_is_not_pushed(app, client, alice, bob, endpoint, vapid):
+    subscribe(client, alice, endpoint, "late")
+    [notification_id] = store_comments(app, alice, bob, push_now=False)
+    with app.app_context():
+        later = row(app, notification_id).created_at + timedelta(seconds=3601)
+        assert push.deliver(notification_id, now=later).state == "failed"
+    assert endpoint.to("/push/late") == []
+
+
+def test_preferences_suppress_storing_and_pushing(app, client, alice, bob, endpoint, vapid):
+    subscribe(client, alice, endpoint, "quiet")
+    client.patch("/notifications/preferences", headers=alice.headers, json={"comments": False})
+    assert store_comments(app, alice, bob) == []
+    with app.app_context():
+        assert db.session.scalars(select(Notification)).all() == []
+    time.sleep(0.2)
+    assert endpoint.to("/push/quiet") == []
+
+
+def test_no_device_is_reported(app, alice, bob):
+    [notification_id] = store_comments(app, alice, bob)
+    assert row(app, notification_id).push_state == "no_device"
+
+
+def test_without_credentials_the_log_provider_takes_the_push(app, client, alice, bob, caplog):
+    client.post("/devices/", headers=alice.headers, json={"platform": "fcm", "token": "fcm-token-1"})
+    with caplog.at_level(logging.INFO, logger="app.services.push"):
+        [notification_id] = store_comments(app, alice, bob)
+    assert row(app, notification_id).push_state == "sent"
+    assert "push (log only) to fcm device" in caplog.text and "Bob commented on your post." in caplog.text
+    assert client.get("/devices/webpush-key", headers=alice.headers).get_json() == {"public_key": None}
+
+
+# The throttle ---------------------------------------------------------------------
+
+def test_throttle_caps_pushes_per_recipient_per_minute(app, client, alice, bob, make_user, endpoint, vapid):
+    app.config["PUSH_MAX_PER_MINUTE"] = 3
+    carol = make_user("carol@example.com", display_name="Carol")
+    subscribe(client, alice, endpoint, "alice")
+    subscribe(client, carol, endpoint, "carol")
+    ids = store_comments(app, alice, bob, count=5)
+    states = [row(app, notification_id).push_state for notification_id in ids]
+    assert states == ["sent"] * 3 + ["throttled"] * 2
+    assert len(endpoint.to("/push/alice")) == 3
+    # Stored all the same, and listed with their state.
+    listed = client.get("/notifications/", headers=alice.headers).get_json()
+    assert listed["count"] == 5
+    assert sorted(item["push_state"] for item in listed["results"]) == ["sent"] * 3 + ["throttled"] * 2
+    # Per recipient: Carol still gets hers.
+    [other] = store_comments(app, carol, bob)
+    assert row(app, other).push_state == "sent"
+
+
+@pytest.mark.redis
+def test_throttle_is_shared_through_redis(app, alice, redis_slot):
+    """Two workers (two limiters, two connections) count against one budget in Redis."""
+    app.config.update(REDIS_URL=redis_slot.url, PUSH_MAX_PER_MINUTE=4)
+    with app.app_context():
+        first = [push.take_push_slot(alice.id) for _ in range(3)]
+        app.extensions.pop("push_limiter")  # another worker process: its own storage object
+        second = [push.take_push_slot(alice.id) for _ in range(3)]
+        storage = app.extensions["push_limiter"].storage
+        assert type(storage).__name__ == "RedisStorage"
+    assert first == [True, True, True] and second == [True, False, False]
+
+
+# The sweep -------------------------------------------------------------------------
+
+def test_the_sweep_sends_a_push_whose_task_never_ran(app, client, alice, bob, endpoint, vapid):
+    browser = subscribe(client, alice, endpoint, "swept")
+    [notification_id] = store_comments(app, alice, bob, push_now=False)  # enqueue lost
+    created = row(app, notification_id).created_at
+    sweep_after = timedelta(seconds=app.config["PUSH_SWEEP_AFTER_SECONDS"])
+    with app.app_context():
+        assert push.due_pushes(now=created + sweep_after - timedelta(seconds=1)) == []  # not yet
+    assert sweep_pushes.apply().get() == 0
+
+    with app.app_context():
+        # Past the timeout (the clock moved on): the sweep's beat finds it.
+        db.session.execute(Notification.__table__.update().values(push_next_at=created - sweep_after))
+        db.session.commit()
+    assert sweep_pushes.apply().get() == 1
+    [request] = endpoint.wait_for("/push/swept")
+    assert browser.decrypt(request["body"])["id"] == notification_id
+    assert row(app, notification_id).push_state == "sent"
+    assert sweep_pushes.apply().get() == 0  # nothing left, nothing sent twice
+    assert len(endpoint.to("/push/swept")) == 1
+
+
+def test_a_swept_push_is_not_enqueued_again_while_it_waits(app, alice, bob):
+    ids = store_comments(app, alice, bob, count=2, push_now=False)
+    with app.app_context():
+        due = row(app, ids[0]).push_next_at + timedelta(seconds=1)
+        assert push.due_pushes(now=due) == [(ids[0], 0), (ids[1], 0)]
+        assert push.due_pushes(now=due) == []
+        again = due + timedelta(seconds=app.config["PUSH_SWEEP_AFTER_SECONDS"])
+        assert [notification_id for notification_id, _ in push.due_pushes(now=again)] == ids
+
+
+def test_a_broker_outage_at_enqueue_loses_nothing(app, alice, bob, monkeypatch, caplog):
+    def broker_down(*args, **kwargs):
+        raise ConnectionRefusedError("broker down")
+
+    monkeypatch.setattr(send_push, "apply_async", broker_down)
+    with caplog.at_level(logging.WARNING):
+        [notification_id] = store_comments(app, alice, bob)  # does not raise
+    assert "the sweep will send it" in caplog.text
+    stored = row(app, notification_id)
+    assert stored.push_state == "pending" and stored.push_next_at is not None
+
+
+# Devices through the API ----------------------------------------------------------
+
+def test_webpush_device_identity_is_the_endpoint(app, client, alice, bob, endpoint, vapid):
+    browser = subscribe(client, alice, endpoint, "shared")
+    # The same browser subscribes again for Bob, with new keys: the device moves.
+    again = Browser(browser.subscription["endpoint"])
+    response = client.post("/devices/", headers=bob.headers,
+                           json={"platform": "webpush", "token": again.subscription})  # an object works too
+    assert response.status_code == 201
+    assert device_count(app, alice) == 0 and device_count(app, bob) == 1
+    [bob_notification] = store_comments(app, bob, alice)
+    [request] = endpoint.wait_for("/push/shared")
+    assert again.decrypt(request["body"])["id"] == bob_notification
+
+
+def test_invalid_webpush_subscriptions_are_refused(client, alice, vapid):
+    good = Browser("https://push.example.com/x").subscription
+    cases = [
+        "not json",
+        json.dumps({**good, "endpoint": "ftp://push.example.com/x"}),
+        json.dumps({**good, "keys": {"p256dh": good["keys"]["p256dh"]}}),
+        json.dumps({**good, "keys": {"p256dh": b64url(b"\x04" + b"1" * 10), "auth": good["keys"]["auth"]}}),
+        json.dumps([1, 2]),
+    ]
+    for token in cases:
+        response = client.post("/devices/", headers=alice.headers, json={"platform": "webpush", "token": token})
+        assert response.status_code == 400 and list(response.get_json()) == ["token"], token
+
+
+def test_http_endpoints_need_the_test_switch(client, alice):
+    subscription = Browser("http://127.0.0.1:9/push").subscription
+    response = client.post("/devices/", headers=alice.headers, json={"platform": "webpush", "token": subscription})
+    assert response.status_code == 400
+    assert response.get_json() == {"token": ["The subscription needs an https endpoint URL."]}
+
+
+def test_delete_a_webpush_device_by_query_by_path_or_by_endpoint(app, client, alice, endpoint, vapid):
+    for form in ("query", "path", "endpoint"):
+        browser = subscribe(client, alice, endpoint, form)
+        token = json.dumps(browser.subscription, indent=2)  # any spelling of the same subscription
+        if form == "query":
+            response = client.delete("/devices/", headers=alice.headers, query_string={"token": token})
+        elif form == "path":
+            response = client.delete("/devices/" + quote(token, safe=""), headers=alice.headers)
+        else:
+            response = client.delete("/devices/" + quote(browser.subscription["endpoint"], safe="") + "/",
+                                     headers=alice.headers)
+        assert response.status_code == 204, form
+        assert device_count(app, alice) == 0, form
+
+
+# FCM through firebase-admin ---------------------------------------------------------
+
+@pytest.fixture
+def fcm(app, endpoint, tmp_path, monkeypatch):
+    """FCM credentials whose token URL and FCM URL are the loopback endpoint."""
+    from firebase_admin import messaging
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    account = {"type": "service_account", "project_id": "ventroom-test", "private_key_id": "k1",
+               "private_key": pem, "client_email": "push@ventroom-test.iam.gserviceaccount.com",
+               "client_id": "1", "token_uri": f"{endpoint.url}/token"}
+    path = tmp_path / "service-account.json"
+    path.write_text(json.dumps(account))
+    endpoint.bodies["/token"] = {"access_token": "fake-access-token", "expires_in": 3600, "token_type": "Bearer"}
+    endpoint.statuses["/token"] = 200
+    send_path = "/v1/projects/ventroom-test/messages:send"
+    endpoint.statuses[send_path] = 200
+    endpoint.bodies[send_path] = {"name": "projects/ventroom-test/messages/1"}
+    monkeypatch.setattr(messaging._MessagingService, "FCM_URL", endpoint.url + "/v1/projects/{0}/messages:send")
+    app.config.update(FIREBASE_CREDENTIALS=str(path), PUSH_TTL_SECONDS=600)
+    return send_path
+
+
+@pytest.mark.filterwarnings("ignore:Message.token is deprecated:DeprecationWarning")
+def test_fcm_push_goes_through_firebase_admin(app, client, alice, bob, endpoint, fcm):
+    client.post("/devices/", headers=alice.headers, json={"platform": "fcm", "token": "fcm-token-alice"})
+    [notification_id] = store_comments(app, alice, bob)
+    [request] = endpoint.wait_for(fcm)
+    headers = {key.lower(): value for key, value in request["headers"].items()}
+    assert headers["authorization"] == "Bearer fake-access-token"  # from the service account's token URL
+    message = json.loads(request["body"])["message"]
+    assert message["token"] == "fcm-token-alice"
+    assert message["notification"] == {"title": "New Comment", "body": "Bob commented on your post."}
+    assert message["data"]["notification_id"] == str(notification_id)
+    assert message["android"]["ttl"] == "600s"
+    assert row(app, notification_id).push_state == "sent"
+
+
+def test_an_unregistered_fcm_token_is_removed(app, client, alice, bob, endpoint, fcm):
+    endpoint.statuses[fcm] = 404
+    endpoint.bodies[fcm] = {"error": {"code": 404, "message": "Requested entity was not found.",
+                                      "status": "NOT_FOUND", "details": [{
+                                          "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError",
+                                          "errorCode": "UNREGISTERED"}]}}
+    fid = "dKx1_installation-id07"  # a Firebase installation ID is sent as "fid"
+    client.post("/devices/", headers=alice.headers, json={"platform": "fcm", "token": fid})
+    [notification_id] = store_comments(app, alice, bob)
+    assert json.loads(endpoint.to(fcm)[0]["body"])["message"]["fid"] == fid
+    assert row(app, notification_id).push_state == "no_device"
+    assert device_count(app, alice) == 0
