@@ -1,19 +1,60 @@
-"""Reactions: one per user per object, and the summaries shown with posts and comments."""
-from sqlalchemy import func, select
+"""Reactions: one per user per object, and the summaries shown with posts and comments.
 
+Writes rely on the database, not on Python checks: the unique constraint on
+``(user_id, content_type, object_id)`` plus ``INSERT ... ON CONFLICT DO UPDATE`` means
+parallel requests by one user can never leave two rows, and changing the type updates
+the one row in place.
+"""
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql import ClauseElement
+
+from app import realtime
+from app.errors import field_error
 from app.extensions import db
-from app.models.reactions import REACTION_TYPES, Reaction
+from app.models.base import utcnow
+from app.models.comments import Comment
+from app.models.posts import Post
+from app.models.reactions import POST, REACTION_TYPES, Reaction
+from app.schemas.reactions import ReactionEventSchema
+from app.services import feed
 
 _TIE_ORDER = {kind: index for index, kind in enumerate(REACTION_TYPES)}
+# The largest value an INTEGER key holds: a larger id names nothing (and must not reach
+# the database, where it would overflow the parameter instead of matching no row).
+MAX_ID = 2**31 - 1
+OBJECT_MISSING = "Object does not exist."
+
+_event_schema = ReactionEventSchema()
+
+
+@dataclass
+class ReactionState:
+    """The caller's reaction on one object (``reaction_type`` None once removed) and the
+    object's summary; what the REST response and the real-time event are made from."""
+
+    content_type: str
+    object_id: int
+    user_id: str
+    reaction_type: str | None
+    reaction_summary: list
+
+
+def _is_query(object_ids):
+    return isinstance(object_ids, ClauseElement)
 
 
 def summaries(content_type, object_ids):
     """``{object_id: [(reaction_type, count), ...]}`` for many objects in one grouped query.
 
-    Highest count first; ties in the order 👍 ❤️ 😂 😢.
+    ``object_ids`` is a list of ids, or a SQL select of them (for a set too large to send
+    as parameters, such as a post's whole comment tree). Highest count first; ties in the
+    order 👍 ❤️ 😂 😢.
     """
-    result = {object_id: [] for object_id in object_ids}
-    if not object_ids:
+    result = {} if _is_query(object_ids) else {object_id: [] for object_id in object_ids}
+    if not _is_query(object_ids) and not object_ids:
         return result
     rows = db.session.execute(
         select(Reaction.object_id, Reaction.reaction_type, func.count())
@@ -21,7 +62,7 @@ def summaries(content_type, object_ids):
         .group_by(Reaction.object_id, Reaction.reaction_type)
     )
     for object_id, kind, count in rows:
-        result[object_id].append((kind, count))
+        result.setdefault(object_id, []).append((kind, count))
     for entries in result.values():
         entries.sort(key=lambda entry: (-entry[1], _TIE_ORDER.get(entry[0], len(_TIE_ORDER))))
     return result
@@ -29,7 +70,7 @@ def summaries(content_type, object_ids):
 
 def viewer_reactions(content_type, object_ids, user_id):
     """``{object_id: reaction_type}`` of one user's reactions, in one query."""
-    if not object_ids or user_id is None:
+    if user_id is None or (not _is_query(object_ids) and not object_ids):
         return {}
     rows = db.session.execute(
         select(Reaction.object_id, Reaction.reaction_type)
@@ -39,12 +80,111 @@ def viewer_reactions(content_type, object_ids, user_id):
     return dict(rows.all())
 
 
-def annotate(objects, content_type, viewer_id):
-    """Set ``reaction_summary`` and ``user_reaction`` on each object: two queries in all."""
-    ids = [obj.id for obj in objects]
+def annotate(objects, content_type, viewer_id, ids=None):
+    """Set ``reaction_summary`` and ``user_reaction`` on each object: two queries in all.
+
+    ``ids``: a SQL select of the objects' ids to use in place of the list of them.
+    """
+    if ids is None:
+        ids = [obj.id for obj in objects]
     counts = summaries(content_type, ids)
     mine = viewer_reactions(content_type, ids, viewer_id)
     for obj in objects:
         obj.reaction_summary = counts.get(obj.id, [])
         obj.user_reaction = mine.get(obj.id)
     return objects
+
+
+def _dialect_insert():
+    name = db.session.get_bind().dialect.name
+    if name == "postgresql":
+        return postgresql.insert
+    if name == "sqlite":
+        return sqlite.insert
+    raise RuntimeError(f"reactions need INSERT ... ON CONFLICT, which {name} lacks here")
+
+
+def _target(content_type, object_id, lock):
+    """The Post or Comment reacted to, or None.
+
+    ``lock`` takes ``FOR KEY SHARE`` on PostgreSQL (nothing on SQLite, where writers are
+    serialized anyway): until this transaction ends the row cannot be deleted, so a
+    reaction is never stored on an object that a concurrent delete has just removed,
+    while counter updates on the same row (views, comments) are not blocked.
+    """
+    if not 0 < object_id <= MAX_ID:
+        return None
+    model = Post if content_type == POST else Comment
+    query = select(model).where(model.id == object_id)
+    if lock:
+        query = query.with_for_update(read=True, key_share=True)
+    return db.session.scalar(query)
+
+
+def _owner_and_post(content_type, target):
+    """``(owner_id, post_id)``: whose content it is, and the post whose group hears of it."""
+    if content_type == POST:
+        return target.user_id, target.id
+    return target.user_id, target.post_id
+
+
+def _state(actor_id, content_type, object_id, reaction_type):
+    summary = summaries(content_type, [object_id])[object_id]
+    return ReactionState(content_type, object_id, actor_id, reaction_type, summary)
+
+
+def add_reaction(actor, *, content_type, object_id, reaction_type):
+    """Add the caller's reaction, or change its type: always exactly one row.
+
+    Returns a ReactionState. An unknown object is a 400 on ``object_id``.
+    """
+    actor_id = actor.id
+    target = _target(content_type, object_id, lock=True)
+    if target is None:
+        db.session.rollback()
+        raise field_error("object_id", OBJECT_MISSING)
+    owner_id, post_id = _owner_and_post(content_type, target)
+    now = utcnow()
+    insert = _dialect_insert()
+    statement = insert(Reaction).values(user_id=actor_id, content_type=content_type, object_id=object_id,
+                                        reaction_type=reaction_type, created_at=now, updated_at=now)
+    statement = statement.on_conflict_do_update(
+        index_elements=[Reaction.user_id, Reaction.content_type, Reaction.object_id],
+        set_={"reaction_type": statement.excluded.reaction_type, "updated_at": statement.excluded.updated_at},
+        # The same type again changes nothing (and returns no row).
+        where=Reaction.reaction_type != statement.excluded.reaction_type,
+    ).returning(Reaction.id)
+    changed = db.session.execute(statement).scalar() is not None
+    # Writes that must commit or roll back with the reaction go here, before the commit.
+    db.session.commit()
+
+    # Committed: refresh caches and tell clients. A repeated identical reaction changed
+    # nothing, so it is not announced again.
+    if changed and content_type == POST:
+        feed.invalidate()  # a post's summary shows in the feed; a comment's does not
+    state = _state(actor_id, content_type, object_id, reaction_type)
+    if changed:
+        realtime.reaction_updated(_event_schema.dump(state), post_id, actor_id, owner_id, added=True)
+    return state
+
+
+def remove_reaction(actor, *, content_type, object_id):
+    """Remove the caller's reaction on an object, if there is one (the API answers 204 either way)."""
+    actor_id = actor.id
+    target = _target(content_type, object_id, lock=False)
+    owner_id, post_id = _owner_and_post(content_type, target) if target is not None else (None, None)
+    removed = 0
+    if 0 < object_id <= MAX_ID:
+        removed = db.session.execute(delete(Reaction).where(
+            Reaction.user_id == actor_id, Reaction.content_type == content_type,
+            Reaction.object_id == object_id)).rowcount
+    # Writes that must commit or roll back with the removal go here, before the commit.
+    db.session.commit()
+
+    # Committed. Nothing removed, or the object is gone: nothing to announce.
+    if not removed or target is None:
+        return
+    if content_type == POST:
+        feed.invalidate()
+    state = _state(actor_id, content_type, object_id, None)
+    realtime.reaction_updated(_event_schema.dump(state), post_id, actor_id, owner_id, added=False)

@@ -1,0 +1,30 @@
+"""Reactions: add or change the caller's reaction, or remove it."""
+from flask import Blueprint, request
+from flask_jwt_extended import current_user, jwt_required
+
+from app.blueprints import request_data
+from app.schemas.reactions import ReactionInputSchema, ReactionSchema, ReactionTargetSchema
+from app.services import reactions
+
+bp = Blueprint("reactions", __name__, url_prefix="/ventroom/reactions")
+reaction_schema = ReactionSchema()
+
+
+@bp.before_request
+@jwt_required()
+def require_login():
+    """Every vent room endpoint needs a valid access token."""
+
+
+@bp.post("/")
+def add_reaction():
+    data = ReactionInputSchema().load(request_data())
+    return reaction_schema.dump(reactions.add_reaction(current_user, **data)), 201
+
+
+@bp.delete("/")
+def remove_reaction():
+    """The target comes in the query string (a body, if a client sends one, is read too)."""
+    data = ReactionTargetSchema().load({**request_data(), **request.args.to_dict()})
+    reactions.remove_reaction(current_user, **data)
+    return "", 204

@@ -1,0 +1,129 @@
+"""Comments: the output shape (a tree of replies, dumped without recursion) and the input schemas."""
+import re
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates, validates_schema
+from werkzeug.datastructures import FileStorage
+
+from app.schemas.fields import ReactionCount, StrippedString, UTCDateTime
+from app.schemas.posts import MediaFieldsMixin, MediaInputMixin, validate_media_pair
+from app.schemas.users import UserSchema
+
+TEXT_MAX = 5000
+REQUIRED = "This field is required."
+TEXT_TOO_LONG = f"Ensure this field has no more than {TEXT_MAX} characters."
+TEXT_REQUIRED = "This field is required unless a media file is sent."
+NOT_A_FILE = "The submitted data was not a file. Check the encoding type on the form."
+
+
+class IntegerId(fields.Field):
+    """An id: a JSON integer or a form string of digits; never a bool or a fraction."""
+
+    default_error_messages = {
+        "invalid": "A valid integer is required.",
+        "required": REQUIRED,
+        "null": "This field may not be null.",
+    }
+    _DIGITS = re.compile(r"^\s*[-+]?\d{1,20}\s*$")
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str) and self._DIGITS.match(value):
+            return int(value)
+        raise self.make_error("invalid")
+
+
+class CommentSchema(MediaFieldsMixin, Schema):
+    """One comment with its replies, newest first, nested to any depth.
+
+    ``replies``, ``reaction_summary`` and ``user_reaction`` are attributes the comments
+    service sets on each Comment it loads. Dump trees with ``dump_tree``, which builds
+    the nesting bottom-up without recursion; the recursive field here serves single
+    comments (a new comment has no replies).
+    """
+
+    id = fields.Integer()
+    post = fields.Integer(attribute="post_id")
+    user = fields.Nested(UserSchema)
+    text = fields.String()
+    created_at = UTCDateTime()
+    updated_at = UTCDateTime()
+    parent = fields.Integer(attribute="parent_id", allow_none=True)
+    replies = fields.List(fields.Nested(lambda: CommentSchema()))
+    reaction_summary = ReactionCount()
+    user_reaction = fields.String(allow_none=True)
+
+    class Meta:
+        fields = ("id", "post", "user", "text", "media", "media_type", "created_at", "updated_at",
+                  "parent", "replies", "reaction_summary", "user_reaction",
+                  "media_status", "thumbnail", "media_info")
+
+
+_node_schema = CommentSchema(exclude=("replies",))
+
+
+def dump_tree(roots, broadcast=False):
+    """Serialize ``roots`` and every comment under them (``comment.replies`` lists children).
+
+    Children are dumped before their parents (reverse breadth-first order), so the
+    depth of a thread costs no Python stack. ``broadcast`` nulls ``user_reaction`` at
+    every level: the object real-time events carry is the same for every viewer.
+    """
+    order = list(roots)
+    index = 0
+    while index < len(order):
+        order.extend(order[index].replies)
+        index += 1
+    dumped = {}
+    for comment in reversed(order):
+        flat = _node_schema.dump(comment)
+        flat["replies"] = [dumped.pop(child.id) for child in comment.replies]
+        if broadcast:
+            flat["user_reaction"] = None
+        dumped[comment.id] = {key: flat[key] for key in CommentSchema.Meta.fields}
+    return [dumped[root.id] for root in roots]
+
+
+class CommentCreateSchema(MediaInputMixin, Schema):
+    class Meta:
+        unknown = EXCLUDE  # like DRF: read-only and unknown fields are ignored
+
+    # Trimmed like DRF's CharField: whitespace alone is blank. Multipart sends "" as None.
+    text = StrippedString(load_default="", allow_none=True,
+                          validate=validate.Length(max=TEXT_MAX, error=TEXT_TOO_LONG))
+    parent = IntegerId(load_default=None, allow_none=True)
+
+    @validates("media")
+    def check_file(self, value, **kwargs):
+        if value is not None and not isinstance(value, FileStorage):
+            raise ValidationError(NOT_A_FILE)
+
+    @validates_schema
+    def check_media(self, data, **kwargs):
+        validate_media_pair(data, "text", TEXT_REQUIRED)
+
+    @post_load
+    def blank_text(self, data, **kwargs):
+        data["text"] = data.get("text") or ""
+        return data
+
+
+class CommentUpdateSchema(Schema):
+    """``text`` only (PUT needs it; PATCH may leave it out). Blank is for the service to
+    judge: allowed only on a comment that has media."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    text = StrippedString(required=True, allow_none=True, error_messages={"required": REQUIRED},
+                          validate=validate.Length(max=TEXT_MAX, error=TEXT_TOO_LONG))
+
+    @post_load
+    def blank_text(self, data, **kwargs):
+        if "text" in data:
+            data["text"] = data["text"] or ""
+        return data
