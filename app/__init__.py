@@ -28,14 +28,14 @@ def create_app(config=None):
 
     from app import models  # noqa: F401  (registers every table with the metadata)
     from app import tasks  # noqa: F401  (registers every Celery task, in the worker too)
-    from app.blueprints import auth, devices, health, media, notifications, posts
+    from app.blueprints import auth, comments, devices, health, media, notifications, posts, reactions
     from app.cli import users
     from app.errors import register_error_handlers
     from app.security import register_jwt_callbacks
 
     register_jwt_callbacks()
     register_error_handlers(app)
-    for blueprint in (auth.bp, posts.bp, media.bp, health.bp, notifications.bp, devices.bp):
+    for blueprint in (auth.bp, posts.bp, comments.bp, reactions.bp, media.bp, health.bp, notifications.bp, devices.bp):
         app.register_blueprint(blueprint)
     app.cli.add_command(users)
 
