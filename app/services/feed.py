@@ -1,38 +1,78 @@
 """The feed, cached per user and page for ``FEED_CACHE_SECONDS`` (5 minutes).
 
-Keys start with ``ventroom_feed_{user_id}`` and include a feed version. Every write a
-reader of the feed could notice (a post created, edited or deleted; a comment or
-reaction added or removed) calls ``invalidate()`` after its commit, which bumps the
-version: one atomic INCR, however many users have cached pages. Pages cached under an
-older version are never read again and expire by their TTL. Views may lag by up to
-the cache lifetime, as API.md allows.
+Keys start with ``ventroom_feed_{user_id}`` and include the current feed version. Every
+write a reader of the feed could notice (a post created, edited, deleted or done
+processing its media; a comment or a reaction added or removed) calls ``invalidate()``
+after its commit, which gives the feed a new version: one SET, however many users have
+cached pages, and no scan of keys. Pages cached under an older version are never read
+again and expire by their TTL, so no clean-up task is needed: Redis drops expired keys
+itself (in memory, the cache prunes them), and memory holds at most the pages written
+in the last ``FEED_CACHE_SECONDS``.
+
+Why a page is never stale after an acknowledged write: a reader reads the version
+*before* it queries the database, and a writer sets a new version *after* its commit
+and before it answers. A page cached under version V was therefore built after V was
+set, so it holds every write acknowledged before V; and once a write is acknowledged,
+readers see V or a later version. Versions are random tokens, never reused: if the
+version key is lost (evicted, or Redis restarted empty), the next reader makes a new
+one, so a page of an older version can never come back into use (a counter restarting
+at zero would reuse old numbers and serve pages cached before the loss).
+
+Views may lag by up to the cache lifetime, as API.md allows. A cache that cannot be
+reached serves the feed uncached (and logs it) rather than failing the request.
 """
+import hashlib
+import logging
+import secrets
+
 from flask import current_app
 
 from app.extensions import cache
+from app.urls import base_url
+
+log = logging.getLogger(__name__)
 
 VERSION_KEY = "ventroom_feed_version"
 
 
-def _version():
-    return int(cache.get(VERSION_KEY) or 0)
+def _new_version():
+    return secrets.token_hex(8)
+
+
+def current_version():
+    """The feed version now, created if there is none (first use, or the key was lost)."""
+    version = cache.get(VERSION_KEY)
+    if version is None:
+        fresh = _new_version()
+        cache.add(VERSION_KEY, fresh, timeout=0)  # SET NX: the first reader's token wins
+        version = cache.get(VERSION_KEY) or fresh
+    return version
 
 
 def page_key(user_id, version, page, page_size):
-    return f"ventroom_feed_{user_id}:v{version}:p{page}:s{page_size}"
+    # The page holds absolute media URLs: keep pages built for different hosts apart.
+    host = hashlib.blake2s(base_url().encode(), digest_size=4).hexdigest()
+    return f"ventroom_feed_{user_id}:v{version}:p{page}:s{page_size}:h{host}"
 
 
 def cached_page(viewer_id, page, page_size, build):
     """``(results, count)`` of one feed page: cached if fresh, else ``build()`` and cache it."""
-    key = page_key(viewer_id, _version(), page, page_size)
-    cached = cache.get(key)
+    try:
+        key = page_key(viewer_id, current_version(), page, page_size)  # the version first
+        cached = cache.get(key)
+    except Exception:  # the cache is down: the database still answers
+        log.warning("feed cache unreachable; serving the feed uncached", exc_info=True)
+        return build()
     if cached is not None:
         return cached["results"], cached["count"]
     results, count = build()
-    cache.set(key, {"results": results, "count": count}, timeout=current_app.config["FEED_CACHE_SECONDS"])
+    try:
+        cache.set(key, {"results": results, "count": count}, timeout=current_app.config["FEED_CACHE_SECONDS"])
+    except Exception:
+        log.warning("feed cache unreachable; page not cached", exc_info=True)
     return results, count
 
 
 def invalidate():
-    """Every cached feed page is stale from now on."""
-    cache.cache.inc(VERSION_KEY)  # atomic INCR on Redis; under a lock in memory
+    """Every cached feed page is stale from now on. Call it after the commit."""
+    cache.set(VERSION_KEY, _new_version(), timeout=0)  # one SET; 0 = no expiry
