@@ -24,7 +24,7 @@ from app.models.posts import Post
 from app.models.reactions import COMMENT, Reaction
 from app.pagination import check_page
 from app.schemas.comments import dump_tree
-from app.services import feed, media, reactions
+from app.services import feed, media, notifications, reactions
 from app.services.permissions import ensure_can_modify
 from app.services.reactions import MAX_ID
 
@@ -199,6 +199,7 @@ def create_comment(author, post_id, *, text="", parent_id=None, media_file=None,
             raise _parent_missing(parent_id) from None
         comment_id = comment.id
         # Writes that must commit or roll back with the comment go here, before the commit.
+        notified = notifications.record_comment(comment, post, parent)
         db.session.commit()
 
     # Committed: refresh caches and tell clients.
@@ -206,6 +207,7 @@ def create_comment(author, post_id, *, text="", parent_id=None, media_file=None,
     comment = _single(db.session.scalar(
         select(Comment).options(joinedload(Comment.user)).where(Comment.id == comment_id)))
     realtime.comment_created(dump_tree([comment], broadcast=True)[0], author_id, post_owner_id, parent_owner_id)
+    notifications.enqueue_pushes(notified)
     return comment
 
 

@@ -19,7 +19,7 @@ from app.models.comments import Comment
 from app.models.posts import Post
 from app.models.reactions import POST, REACTION_TYPES, Reaction
 from app.schemas.reactions import ReactionEventSchema
-from app.services import feed
+from app.services import feed, notifications
 
 _TIE_ORDER = {kind: index for index, kind in enumerate(REACTION_TYPES)}
 # The largest value an INTEGER key holds: a larger id names nothing (and must not reach
@@ -156,6 +156,7 @@ def add_reaction(actor, *, content_type, object_id, reaction_type):
     ).returning(Reaction.id)
     changed = db.session.execute(statement).scalar() is not None
     # Writes that must commit or roll back with the reaction go here, before the commit.
+    notified = notifications.record_reaction(actor_id, content_type, target, owner_id) if changed else []
     db.session.commit()
 
     # Committed: refresh caches and tell clients. A repeated identical reaction changed
@@ -165,6 +166,7 @@ def add_reaction(actor, *, content_type, object_id, reaction_type):
     state = _state(actor_id, content_type, object_id, reaction_type)
     if changed:
         realtime.reaction_updated(_event_schema.dump(state), post_id, actor_id, owner_id, added=True)
+    notifications.enqueue_pushes(notified)
     return state
 
 
