@@ -3,6 +3,7 @@ import logging
 import os
 
 from flask import Flask
+from flask_cors import CORS
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -25,8 +26,10 @@ def create_app(config=None):
     jwt.init_app(app)
     cache.init_app(app, config=cache_config(app.config))
     celery_init_app(app)
+    CORS(app, origins=app.config["CORS_ALLOWED_ORIGINS"], expose_headers=["Retry-After"], max_age=600)
 
     from app import models  # noqa: F401  (registers every table with the metadata)
+    from app import ratelimit
     from app import tasks  # noqa: F401  (registers every Celery task, in the worker too)
     from app.blueprints import auth, comments, devices, health, media, notifications, posts, reactions
     from app.cli import users
@@ -35,6 +38,7 @@ def create_app(config=None):
 
     register_jwt_callbacks()
     register_error_handlers(app)
+    ratelimit.init_app(app)
     for blueprint in (auth.bp, posts.bp, comments.bp, reactions.bp, media.bp, health.bp, notifications.bp, devices.bp):
         app.register_blueprint(blueprint)
     app.cli.add_command(users)

@@ -24,6 +24,11 @@ def _int(name, default):
     return int(value) if value not in (None, "") else default
 
 
+def _origins(value):
+    value = value.strip()
+    return "*" if value == "*" else [origin.strip() for origin in value.split(",") if origin.strip()]
+
+
 def _database_url():
     url = os.environ.get("DATABASE_URL")
     if not url:
@@ -49,6 +54,7 @@ class Config:
     MEDIA_ROOT = os.path.abspath(os.environ.get("MEDIA_ROOT") or os.path.join(BASE_DIR, "media"))
     PUBLIC_BASE_URL = (os.environ.get("PUBLIC_BASE_URL") or "").rstrip("/") or None
     MAX_MEDIA_BYTES = _int("MAX_MEDIA_BYTES", 10 * 1024 * 1024)
+    PORT = _int("PORT", 8000)
     # Media processing (app/services/media_processing.py): bigger images are refused as
     # decompression bombs; uploads still "processing" this long after are enqueued again.
     MEDIA_MAX_IMAGE_PIXELS = _int("MEDIA_MAX_IMAGE_PIXELS", 50_000_000)
@@ -76,7 +82,9 @@ class Config:
     # Real time. The channel must be the same for every web process and worker.
     SOCKETIO_CHANNEL = os.environ.get("SOCKETIO_CHANNEL", "flask-socketio")
     SOCKETIO_ASYNC_MODE = os.environ.get("SOCKETIO_ASYNC_MODE", "threading")
-    CORS_ALLOWED_ORIGINS = os.environ.get("CORS_ALLOWED_ORIGINS", "*")
+    # Browser clients on other origins (REST and Socket.IO). Auth is a bearer token, never a
+    # cookie, so "*" exposes nothing a script could not already ask for with the token.
+    CORS_ALLOWED_ORIGINS = _origins(os.environ.get("CORS_ALLOWED_ORIGINS", "*"))
     WS_PING_INTERVAL = _int("WS_PING_INTERVAL", 25)
     WS_MAX_MESSAGE_BYTES = 64 * 1024
     WS_SEND_QUEUE_SIZE = _int("WS_SEND_QUEUE_SIZE", 256)

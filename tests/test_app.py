@@ -159,3 +159,24 @@ def test_release_step_builds_the_schema_and_the_cli_makes_admins(empty_database,
         users = {u.email: u.is_admin for u in db.session.scalars(select(User))}
         db.engine.dispose()
     assert users == {"root@example.com": True, "mod@example.com": True}
+
+
+def test_cors_for_browser_clients(client, alice):
+    preflight = client.options("/ventroom/posts/", headers={
+        "Origin": "https://app.example.com", "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "Authorization, Content-Type"})
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] in ("*", "https://app.example.com")
+    assert "authorization" in preflight.headers["Access-Control-Allow-Headers"].lower()
+    response = client.get("/ventroom/posts/", headers={**alice.headers, "Origin": "https://app.example.com"})
+    assert response.headers["Access-Control-Allow-Origin"] in ("*", "https://app.example.com")
+
+
+def test_cors_origins_can_be_restricted(tmp_path):
+    from tests.conftest import make_app
+
+    app = make_app(f"sqlite:///{tmp_path / 'c.sqlite3'}", tmp_path, CORS_ALLOWED_ORIGINS=["https://ok.example"])
+    ok = app.test_client().get("/healthz", headers={"Origin": "https://ok.example"})
+    assert ok.headers["Access-Control-Allow-Origin"] == "https://ok.example"
+    other = app.test_client().get("/healthz", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
