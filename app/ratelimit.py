@@ -1,0 +1,111 @@
+"""Rate limits, as API.md says, with Flask-Limiter.
+
+Three classes of request, each one bucket per caller (DRF's scoped throttles):
+
+- ``create``: post and comment creation (POST to the ``posts`` and ``comments``
+  blueprints), ``RATELIMIT_CREATE`` (20/minute);
+- ``reactions``: every request to the ``reactions`` blueprint, ``RATELIMIT_REACTIONS``
+  (60/minute);
+- ``standard``: everything else, ``RATELIMIT_STANDARD`` (100/minute).
+
+The classes are told apart by blueprint and method here, so the blueprints carry no
+decorators and new endpoints are limited without being listed. Health checks, uploaded
+media and CORS preflights are not limited.
+
+The caller is the user id of a valid bearer token (access or refresh), else the
+client's IP address (before login). Counters live in Redis when ``REDIS_URL`` is set, so
+every web process shares them, and in memory otherwise; the strategy is a sliding window
+counter (two counters per caller and class, accurate to the second). If Redis cannot be
+reached, each process falls back to counting in memory until it answers again; a
+limiter failure never fails the request. ``RATELIMIT_ENABLED=0`` turns all of it off.
+
+A throttled request gets 429 ``{"detail": "Request was throttled. Expected available in
+N seconds."}`` and ``Retry-After: N``.
+"""
+import math
+import time
+
+from flask import current_app, g, request
+from flask_jwt_extended import decode_token
+from flask_limiter import Limit, Limiter, RateLimitExceeded
+
+from app.errors import error_response
+
+STANDARD, CREATE, REACTIONS = "standard", "create", "reactions"
+SETTINGS = {STANDARD: "RATELIMIT_STANDARD", CREATE: "RATELIMIT_CREATE", REACTIONS: "RATELIMIT_REACTIONS"}
+CREATE_BLUEPRINTS = {"posts", "comments"}
+EXEMPT_ENDPOINTS = {"health.healthz", "health.readyz", "media.serve"}
+
+
+def limit_class(endpoint=None):
+    """Which bucket the current request counts against."""
+    if request.blueprint == "reactions":
+        return REACTIONS
+    if request.method == "POST" and request.blueprint in CREATE_BLUEPRINTS:
+        return CREATE
+    return STANDARD
+
+
+def _limit_value():
+    return current_app.config[SETTINGS[limit_class()]]
+
+
+def caller():
+    """``user:<id>`` for a valid bearer token, else ``ip:<address>``; once per request."""
+    key = g.get("_ratelimit_caller")
+    if key is None:
+        key = f"ip:{request.remote_addr or 'unknown'}"
+        header = request.headers.get("Authorization", "")
+        token = header[7:].strip() if header[:7].lower() == "bearer " else request.args.get("token")
+        if token:
+            try:
+                key = f"user:{decode_token(token)['sub']}"
+            except Exception:  # any bad token: the view answers 401, the IP is counted
+                pass
+        g._ratelimit_caller = key
+    return key
+
+
+def _exempt():
+    return request.endpoint in EXEMPT_ENDPOINTS or request.method == "OPTIONS"
+
+
+def _retry_after(limiter):
+    """Whole seconds until the breached limit lets a request through again (at least 1)."""
+    breached = limiter.current_limit
+    if breached is None:
+        return 1
+    try:
+        reset_at = breached.window.reset_time
+    except Exception:  # the storage went away between the check and here
+        return 1
+    return max(1, math.ceil(reset_at - time.time()))
+
+
+def init_app(app):
+    """A limiter of this app's own (its storage is per app; tests build several apps)."""
+    if not app.config["RATELIMIT_ENABLED"]:
+        return None
+    redis_url = app.config["REDIS_URL"]
+    limiter = Limiter(
+        caller,
+        default_limits=[Limit(_limit_value, key_function=caller, scope=limit_class, shared=True)],
+        storage_uri=redis_url or "memory://",
+        storage_options={"socket_timeout": 2, "socket_connect_timeout": 2} if redis_url else {},
+        strategy="sliding-window-counter",
+        key_prefix="ventroom",
+        headers_enabled=False,  # no extra storage round trip per request; 429s carry Retry-After
+        in_memory_fallback_enabled=bool(redis_url),
+        swallow_errors=True,
+    )
+    limiter.request_filter(_exempt)
+    limiter.init_app(app)
+    app.extensions["ratelimit"] = limiter
+
+    @app.errorhandler(RateLimitExceeded)
+    def throttled(_err):
+        wait = _retry_after(limiter)
+        return error_response({"detail": f"Request was throttled. Expected available in {wait} seconds."},
+                              429, {"Retry-After": str(wait)})
+
+    return limiter
