@@ -14,6 +14,7 @@ from PIL import ExifTags, Image, PngImagePlugin
 from app import realtime
 from app.extensions import db
 from app.models.base import utcnow
+from app.models.comments import Comment
 from app.models.posts import Post
 from app.services import media_processing
 from app.tasks import media as media_tasks
@@ -111,6 +112,30 @@ def test_photo_is_stripped_oriented_and_thumbnailed(app, client, alice, events):
     assert [event["id"] for event in events] == [created["id"]]
     assert events[0]["media_status"] == "ready" and events[0]["thumbnail"] == detail["thumbnail"]
     assert events[0]["user_reaction"] is None
+
+
+def test_comment_photo_is_processed_too(app, client, alice, bob, monkeypatch):
+    sent = []
+    monkeypatch.setattr(realtime, "comment_updated", lambda data: sent.append(data))
+    post_id = client.post("/ventroom/posts/", headers=alice.headers,
+                          json={"title": "t", "content": "c"}).get_json()["id"]
+    response = client.post(f"/ventroom/posts/{post_id}/comments/", headers=bob.headers,
+                           content_type="multipart/form-data",
+                           data={"text": "look", "media": upload(gps_jpeg(), "p.jpg"), "media_type": "image"})
+    assert response.status_code == 201, response.get_json()
+    created = response.get_json()
+    assert created["media_status"] == "processing"
+    with app.app_context():
+        comment = db.session.get(Comment, created["id"])
+        path, status, thumbnail, info = comment.media, comment.media_status, comment.thumbnail, comment.media_info
+    assert status == "ready" and info["width"] == 600 and info["height"] == 1000
+    with Image.open(file_of(app, path)) as original:
+        assert not original.getexif()
+    with Image.open(file_of(app, thumbnail)) as thumb:
+        assert max(thumb.size) == 480
+    assert [event["id"] for event in sent] == [created["id"]]
+    assert sent[0]["media_status"] == "ready" and sent[0]["thumbnail"].endswith(thumbnail)
+    assert sent[0]["post"] == post_id and sent[0]["user_reaction"] is None
 
 
 @SQLITE_ONLY

@@ -27,6 +27,7 @@ from app.schemas.comments import dump_tree
 from app.services import feed, media, notifications, reactions
 from app.services.permissions import ensure_can_modify
 from app.services.reactions import MAX_ID
+from app.tasks import media as media_tasks
 
 # Deepest level a reply may sit at (a top-level comment is level 0). Deep enough for any
 # conversation, and far inside what JSON encoders and decoders on either end can nest.
@@ -208,6 +209,8 @@ def create_comment(author, post_id, *, text="", parent_id=None, media_file=None,
         select(Comment).options(joinedload(Comment.user)).where(Comment.id == comment_id)))
     realtime.comment_created(dump_tree([comment], broadcast=True)[0], author_id, post_owner_id, parent_owner_id)
     notifications.enqueue_pushes(notified)
+    if stored is not None:
+        media_tasks.enqueue("comment", comment_id)  # after the commit: the worker must see the row
     return comment
 
 
