@@ -126,6 +126,7 @@ def _celery_settings(redis_url):
             # Run by the worker's embedded beat (`celery ... worker -B`, see the Procfile).
             "beat_schedule": {
                 "sweep-pending-pushes": {"task": "app.tasks.push.sweep_pushes", "schedule": 60.0},
+                "requeue-stuck-media": {"task": "app.tasks.media.requeue_stuck_media", "schedule": 300.0},
             },
             "beat_schedule_filename": os.path.join(BASE_DIR, "instance", "celerybeat-schedule"),
         }

@@ -405,3 +405,10 @@ def test_ffprobe_reads_video(app, client, alice, tmp_path):
     assert set(info) == {"duration"} and abs(info["duration"] - 1.5) < 0.1
     with open(file_of(app, path), "rb") as f:
         assert b"+52.5200" not in f.read()
+
+
+def test_the_sweep_is_scheduled_with_a_broker():
+    from app.config import load_config
+
+    schedule = load_config({"APP_ENV": "testing", "REDIS_URL": "redis://127.0.0.1:6379/9"})["CELERY"]["beat_schedule"]
+    assert schedule["requeue-stuck-media"]["task"] == media_tasks.requeue_stuck_media.name
