@@ -37,6 +37,25 @@ def test_second_read_is_a_hit(client, alice, count_queries):
 
 
 @SQLITE_ONLY
+def test_after_a_write_the_page_is_built_once_for_everybody(client, alice, bob, make_user, count_queries):
+    carol = make_user("carol@example.com")
+    created = post(client, alice)
+    client.post("/ventroom/reactions/", headers=carol.headers, json={
+        "content_type": "ventpost", "object_id": created["id"], "reaction_type": "😢"})
+    count_queries.reset()
+    assert feed_page(client, alice)["results"][0]["user_reaction"] is None  # builds the shared page
+    assert any("FROM posts" in s for s in count_queries.statements)
+    for user, expected in ((bob, None), (carol, "😢")):
+        count_queries.reset()
+        page = feed_page(client, user)
+        assert page["results"][0]["user_reaction"] == expected
+        assert page["results"][0]["reaction_summary"] == [{"reaction_type": "😢", "count": 1}]
+        # From the shared page plus the reader's own reactions: one query, no page query.
+        assert feed_queries(count_queries) == [s for s in count_queries.statements if "FROM reactions" in s]
+        assert len(feed_queries(count_queries)) == 1
+
+
+@SQLITE_ONLY
 def test_pages_and_page_sizes_are_cached_apart(client, alice, count_queries):
     for index in range(3):
         post(client, alice, title=f"p{index}")

@@ -1,7 +1,15 @@
 """The feed, cached per user and page for ``FEED_CACHE_SECONDS`` (5 minutes).
 
-Keys start with ``ventroom_feed_{user_id}`` and include the current feed version. Every
-write a reader of the feed could notice (a post created, edited, deleted or done
+Two layers, both keyed by the current feed version, page, page size and host:
+
+- ``ventroom_feed_{user_id}:...`` holds the page exactly as that user gets it (their own
+  ``user_reaction`` on each post). A hit costs two cache reads and no query.
+- ``ventroom_feed_all:...`` holds the page as everybody sees it (``user_reaction`` null).
+  A user's miss takes it from here and adds their own reactions with one small query
+  (``personalize``), so after a write the database builds each page once, not once per
+  reader.
+
+Every write a reader of the feed could notice (a post created, edited, deleted or done
 processing its media; a comment or a reaction added or removed) calls ``invalidate()``
 after its commit, which gives the feed a new version: one SET, however many users have
 cached pages, and no scan of keys. Pages cached under an older version are never read
@@ -50,27 +58,45 @@ def current_version():
 
 
 def page_key(user_id, version, page, page_size):
+    """The key of one user's page; ``user_id=None`` names the page everybody shares."""
     # The page holds absolute media URLs: keep pages built for different hosts apart.
     host = hashlib.blake2s(base_url().encode(), digest_size=4).hexdigest()
-    return f"ventroom_feed_{user_id}:v{version}:p{page}:s{page_size}:h{host}"
+    owner = "all" if user_id is None else user_id
+    return f"ventroom_feed_{owner}:v{version}:p{page}:s{page_size}:h{host}"
 
 
-def cached_page(viewer_id, page, page_size, build):
-    """``(results, count)`` of one feed page: cached if fresh, else ``build()`` and cache it."""
+def _store(key, value):
     try:
-        key = page_key(viewer_id, current_version(), page, page_size)  # the version first
-        cached = cache.get(key)
-    except Exception:  # the cache is down: the database still answers
-        log.warning("feed cache unreachable; serving the feed uncached", exc_info=True)
-        return build()
-    if cached is not None:
-        return cached["results"], cached["count"]
-    results, count = build()
-    try:
-        cache.set(key, {"results": results, "count": count}, timeout=current_app.config["FEED_CACHE_SECONDS"])
+        cache.set(key, value, timeout=current_app.config["FEED_CACHE_SECONDS"])
     except Exception:
         log.warning("feed cache unreachable; page not cached", exc_info=True)
-    return results, count
+
+
+def cached_page(viewer_id, page, page_size, build, personalize):
+    """``(results, count)`` of one feed page for ``viewer_id``.
+
+    ``build()`` -> ``(results, count)`` as everybody sees them; ``personalize(results)``
+    -> the same results for this viewer. Both run only on a miss.
+    """
+    try:
+        version = current_version()  # first: a page must not be older than its version
+        key = page_key(viewer_id, version, page, page_size)
+        shared_key = page_key(None, version, page, page_size)
+        mine = cache.get(key)
+        shared = None if mine is not None else cache.get(shared_key)
+    except Exception:  # the cache is down: the database still answers
+        log.warning("feed cache unreachable; serving the feed uncached", exc_info=True)
+        results, count = build()
+        return personalize(results), count
+    if mine is not None:
+        return mine["results"], mine["count"]
+    if shared is None:
+        results, count = build()
+        shared = {"results": results, "count": count}
+        _store(shared_key, shared)
+    mine = {"results": personalize(shared["results"]), "count": shared["count"]}
+    _store(key, mine)
+    return mine["results"], mine["count"]
 
 
 def invalidate():

@@ -51,11 +51,16 @@ def list_posts(viewer_id, page, page_size):
 
 
 def feed_page(viewer_id, page, page_size):
-    """``(results, count)``: one serialized page of the feed, through the per-user cache."""
-    def build():
-        items, count = list_posts(viewer_id, page, page_size)
+    """``(results, count)``: one serialized page of the feed, through the feed cache."""
+    def build():  # the page as everybody sees it
+        items, count = list_posts(None, page, page_size)
         return _schema.dump(items, many=True), count
-    return feed.cached_page(viewer_id, page, page_size, build)
+
+    def personalize(results):  # plus this viewer's own reactions: one query
+        mine = reactions.viewer_reactions(POST, [item["id"] for item in results], viewer_id)
+        return [{**item, "user_reaction": mine.get(item["id"])} for item in results]
+
+    return feed.cached_page(viewer_id, page, page_size, build, personalize)
 
 
 def view_post(post_id, viewer_id):
