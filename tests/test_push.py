@@ -300,6 +300,46 @@ def test_without_credentials_the_log_provider_takes_the_push(app, client, alice,
     assert client.get("/devices/webpush-key", headers=alice.headers).get_json() == {"public_key": None}
 
 
+# Embedded mode (no broker) ----------------------------------------------------------
+
+def test_embedded_mode_pushes_after_the_response(app, client, alice, bob, endpoint, vapid):
+    subscribe(client, alice, endpoint, "embedded")
+    post_id = client.post("/ventroom/posts/", headers=alice.headers, json={"title": "t", "content": "c"}).get_json()["id"]
+    with client.post(f"/ventroom/posts/{post_id}/comments/", headers=bob.headers, json={"text": "hi"}) as response:
+        assert response.status_code == 201
+        assert endpoint.to("/push/embedded") == []  # not while the request is being answered
+        [pending] = client.get("/notifications/", headers=alice.headers).get_json()["results"]
+        assert pending["push_state"] == "pending"
+    # The response is closed (sent): now the push runs, in this process.
+    endpoint.wait_for("/push/embedded")
+    assert row(app, pending["id"]).push_state == "sent"
+
+
+def test_embedded_push_never_needs_a_second_connection(tmp_path, endpoint):
+    """With one pooled connection, a request that notifies still completes and pushes:
+    the push waits for the request's connection instead of holding a second one."""
+    from tests.conftest import make_app
+    from tests.factories import UserFactory
+
+    private, _ = vapid_keys()
+    app = make_app(f"sqlite:///{tmp_path / 'one.sqlite3'}", tmp_path,
+                   SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0, "pool_timeout": 2},
+                   VAPID_PRIVATE_KEY=private, VAPID_CLAIMS_EMAIL="ops@example.com", WEBPUSH_ALLOW_HTTP=True)
+    with app.app_context():
+        db.create_all()
+    users = UserFactory(app)
+    alice, bob = users("alice@example.com", display_name="Alice"), users("bob@example.com", display_name="Bob")
+    client = app.test_client()
+    subscribe(client, alice, endpoint, "pool")
+    post_id = client.post("/ventroom/posts/", headers=alice.headers, json={"title": "t", "content": "c"}).get_json()["id"]
+    with client.post("/ventroom/reactions/", headers=bob.headers,
+                     json={"content_type": "ventpost", "object_id": post_id, "reaction_type": "👍"}) as response:
+        assert response.status_code == 201
+    endpoint.wait_for("/push/pool")
+    with app.app_context():
+        db.engine.dispose()
+
+
 # The throttle ---------------------------------------------------------------------
 
 def test_throttle_caps_pushes_per_recipient_per_minute(app, client, alice, bob, make_user, endpoint, vapid):
@@ -481,3 +521,31 @@ def test_an_unregistered_fcm_token_is_removed(app, client, alice, bob, endpoint,
     assert json.loads(endpoint.to(fcm)[0]["body"])["message"]["fid"] == fid
     assert row(app, notification_id).push_state == "no_device"
     assert device_count(app, alice) == 0
+
+
+# Configuration ----------------------------------------------------------------------
+
+def test_unusable_credentials_keep_the_push_pending(app, client, alice, bob, endpoint, caplog):
+    private, _ = vapid_keys()
+    app.config.update(VAPID_PRIVATE_KEY=private, VAPID_CLAIMS_EMAIL=None, WEBPUSH_ALLOW_HTTP=True)
+    subscribe(client, alice, endpoint, "misconfigured")
+    with caplog.at_level(logging.ERROR, logger="app.services.push"):
+        [notification_id] = store_comments(app, alice, bob)
+    assert "push provider for webpush cannot be built" in caplog.text
+    assert "VAPID_CLAIMS_EMAIL must be set" in caplog.text
+    stored = row(app, notification_id)
+    assert stored.push_state == "pending" and stored.push_next_at is not None  # for a later attempt
+
+
+def test_vapid_keys_load_from_every_usual_form(tmp_path):
+    key = ec.generate_private_key(ec.SECP256R1())
+    raw = b64url(key.private_numbers().private_value.to_bytes(32, "big"))
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption()).decode()
+    der = b64url(key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8,
+                                   serialization.NoEncryption()))
+    path = tmp_path / "vapid.pem"
+    path.write_text(pem)
+    expected = key.public_key().public_numbers()
+    for value in (raw, pem, der, str(path)):
+        assert push.load_vapid(value).public_key.public_numbers() == expected

@@ -300,26 +300,31 @@ class FCMProvider:
             raise PermanentPushError(str(exc)) from exc
 
 
-def providers():
-    """``{platform: provider}`` for this app, built once from its configuration."""
-    built = current_app.extensions.get("push_providers")
-    if built is None:
-        config = current_app.config
-        fallback = LogProvider()
-        built = {WEBPUSH: fallback, FCM: fallback}
-        if config["VAPID_PRIVATE_KEY"]:
-            built[WEBPUSH] = WebPushProvider(config["VAPID_PRIVATE_KEY"], config["VAPID_CLAIMS_EMAIL"],
-                                             config["PUSH_TTL_SECONDS"], config["PUSH_TIMEOUT_SECONDS"])
-        if config["FIREBASE_CREDENTIALS"]:
-            built[FCM] = FCMProvider(config["FIREBASE_CREDENTIALS"], config["PUSH_TTL_SECONDS"],
-                                     config["PUSH_TIMEOUT_SECONDS"])
-        current_app.extensions["push_providers"] = built
-    return built
+def _build_provider(platform):
+    config = current_app.config
+    if platform == WEBPUSH and config["VAPID_PRIVATE_KEY"]:
+        return WebPushProvider(config["VAPID_PRIVATE_KEY"], config["VAPID_CLAIMS_EMAIL"],
+                               config["PUSH_TTL_SECONDS"], config["PUSH_TIMEOUT_SECONDS"])
+    if platform == FCM and config["FIREBASE_CREDENTIALS"]:
+        return FCMProvider(config["FIREBASE_CREDENTIALS"], config["PUSH_TTL_SECONDS"],
+                           config["PUSH_TIMEOUT_SECONDS"])
+    return LogProvider()
+
+
+def provider_for(platform):
+    """The provider for one platform, built on first use from this app's configuration.
+
+    Raises if that platform's credentials are unusable; other platforms are unaffected.
+    """
+    built = current_app.extensions.setdefault("push_providers", {})
+    if platform not in built:
+        built[platform] = _build_provider(platform)
+    return built[platform]
 
 
 def webpush_public_key():
     """The VAPID public key clients subscribe with (``applicationServerKey``), or None."""
-    provider = providers()[WEBPUSH]
+    provider = provider_for(WEBPUSH)
     return provider.public_key() if isinstance(provider, WebPushProvider) else None
 
 
@@ -367,9 +372,6 @@ def deliver(notification_id, attempt=0, now=None):
     """
     config = current_app.config
     now = now or utcnow()
-    # Built before the claim: a configuration error leaves the push pending, for the
-    # sweep to send once the configuration is fixed, without using up its attempts.
-    by_platform = providers()
     attempts = attempt + 1
     claimed = db.session.execute(
         update(Notification)
@@ -406,7 +408,12 @@ def deliver(notification_id, attempt=0, now=None):
 
     delivered, gone, transient, permanent = 0, [], [], []
     for target in targets:
-        provider = by_platform.get(target.platform) or LogProvider()
+        try:
+            provider = provider_for(target.platform)
+        except Exception as exc:  # bad credentials: retried, in case they are fixed meanwhile
+            log.exception("push provider for %s cannot be built", target.platform)
+            transient.append(TransientPushError(f"provider unavailable: {exc}"))
+            continue
         try:
             provider.send(target, payload)
             delivered += 1
@@ -424,6 +431,7 @@ def deliver(notification_id, attempt=0, now=None):
     for target in gone:  # unless it was registered again (new keys, new owner) meanwhile
         db.session.execute(delete(Device).where(Device.id == target.id, Device.token == target.token))
     db.session.commit()
+    now = utcnow()
     if delivered:
         return _finish(notification_id, attempts, PUSH_SENT, now)
     if transient and attempts < config["PUSH_MAX_ATTEMPTS"]:
