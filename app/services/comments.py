@@ -125,7 +125,8 @@ def _parent_missing(parent_id):
 
 def _reply_level(parent_id):
     """The level a reply to ``parent_id`` would sit at: the length of the parent's chain
-    up to its top-level comment (one recursive query, bounded by MAX_REPLY_DEPTH)."""
+    up to its top-level comment (one recursive query, bounded by MAX_REPLY_DEPTH); None
+    if the parent is gone."""
     chain = (select(Comment.id, Comment.parent_id, literal(1).label("level"))
              .where(Comment.id == parent_id).cte("chain", recursive=True))
     chain = chain.union_all(
@@ -143,7 +144,10 @@ def _check_parent(post_id, parent_id):
         raise _parent_missing(parent_id)
     if parent.post_id != post_id:
         raise field_error("parent", "The parent comment must belong to the same post.")
-    if _reply_level(parent_id) > MAX_REPLY_DEPTH:
+    level = _reply_level(parent_id)
+    if level is None:  # deleted since the line above
+        raise _parent_missing(parent_id)
+    if level > MAX_REPLY_DEPTH:
         raise field_error("parent", f"Replies can be nested at most {MAX_REPLY_DEPTH} levels deep.")
     return parent
 
@@ -207,7 +211,12 @@ def create_comment(author, post_id, *, text="", parent_id=None, media_file=None,
     feed.invalidate()  # total_comment changed
     comment = _single(db.session.scalar(
         select(Comment).options(joinedload(Comment.user)).where(Comment.id == comment_id)))
-    realtime.comment_created(dump_tree([comment], broadcast=True)[0], author_id, post_owner_id, parent_owner_id)
+    broadcast = dump_tree([comment], broadcast=True)[0]
+    # Done with the database: the connection goes back to the pool now (what was loaded
+    # stays readable), so the hooks below never hold it while a task run eagerly, in a
+    # session of its own, waits for another. Only ids are used from here on.
+    db.session.close()
+    realtime.comment_created(broadcast, author_id, post_owner_id, parent_owner_id)
     notifications.enqueue_pushes(notified)
     if stored is not None:
         media_tasks.enqueue("comment", comment_id)  # after the commit: the worker must see the row

@@ -155,6 +155,10 @@ def add_reaction(actor, *, content_type, object_id, reaction_type):
         where=Reaction.reaction_type != statement.excluded.reaction_type,
     ).returning(Reaction.id)
     changed = db.session.execute(statement).scalar() is not None
+    # The summary as this transaction leaves it, read before the commit: nothing after the
+    # commit holds a pooled connection while after-commit hooks (which may run a task
+    # eagerly, in a session of its own) wait for another.
+    state = _state(actor_id, content_type, object_id, reaction_type)
     # Writes that must commit or roll back with the reaction go here, before the commit.
     notified = notifications.record_reaction(actor_id, content_type, target, owner_id) if changed else []
     db.session.commit()
@@ -163,7 +167,6 @@ def add_reaction(actor, *, content_type, object_id, reaction_type):
     # nothing, so it is not announced again.
     if changed and content_type == POST:
         feed.invalidate()  # a post's summary shows in the feed; a comment's does not
-    state = _state(actor_id, content_type, object_id, reaction_type)
     if changed:
         realtime.reaction_updated(_event_schema.dump(state), post_id, actor_id, owner_id, added=True)
     notifications.enqueue_pushes(notified)
@@ -180,13 +183,14 @@ def remove_reaction(actor, *, content_type, object_id):
         removed = db.session.execute(delete(Reaction).where(
             Reaction.user_id == actor_id, Reaction.content_type == content_type,
             Reaction.object_id == object_id)).rowcount
+    announce = bool(removed) and target is not None  # else nothing changed that anyone can see
+    state = _state(actor_id, content_type, object_id, None) if announce else None  # before the commit, as above
     # Writes that must commit or roll back with the removal go here, before the commit.
     db.session.commit()
 
-    # Committed. Nothing removed, or the object is gone: nothing to announce.
-    if not removed or target is None:
+    # Committed: refresh caches and tell clients.
+    if not announce:
         return
     if content_type == POST:
         feed.invalidate()
-    state = _state(actor_id, content_type, object_id, None)
     realtime.reaction_updated(_event_schema.dump(state), post_id, actor_id, owner_id, added=False)
