@@ -1,6 +1,6 @@
 """Extensions, created bare; ``create_app`` binds them to an app."""
 from celery import Celery, Task
-from flask import current_app, has_app_context
+from flask import current_app, g, has_app_context, has_request_context
 from flask_caching import Cache
 from flask_jwt_extended import JWTManager
 from flask_migrate import Migrate
@@ -8,6 +8,8 @@ from flask_sock import Sock
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
+
+from app import urls
 
 # Stable constraint names, so Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -27,16 +29,40 @@ cache = Cache()
 
 
 def celery_init_app(app):
-    """Bind a Celery app to ``app``: every task runs inside an app context."""
+    """Bind a Celery app to ``app``: every task runs inside an app context.
+
+    Embedded mode runs tasks eagerly. A task enqueued inside an app context (a request)
+    then runs when that context ends, after its database session is released, as a
+    worker would run it after the request: never nested in the caller's session, which
+    would hold a second pooled connection per request and could starve the pool under
+    concurrent requests.
+    """
 
     class FlaskTask(Task):
         def __call__(self, *args, **kwargs):
-            # Always a new app context, so a task has its own database session, even when it
-            # runs eagerly inside a request. Run eagerly, it belongs to the app that enqueued
-            # it (a process may hold several apps, as tests do; the last one is Celery's default).
+            # Always a new app context, so a task has its own database session. Run eagerly,
+            # it belongs to the app that enqueued it (a process may hold several apps, as
+            # tests do; the last one is Celery's default).
             flask_app = current_app._get_current_object() if has_app_context() else app
             with flask_app.app_context():
                 return self.run(*args, **kwargs)
+
+        def apply_async(self, args=None, kwargs=None, **options):
+            if self.app.conf.task_always_eager and has_app_context():
+                origin = urls.base_url() if has_request_context() else None
+                g.setdefault("deferred_tasks", []).append((self, args, kwargs, options, origin))
+                return None
+            return super().apply_async(args, kwargs, **options)
+
+    @app.teardown_appcontext
+    def run_deferred_tasks(_exc):
+        deferred = g.pop("deferred_tasks", None)
+        if not deferred:
+            return
+        db.session.remove()
+        for task, args, kwargs, options, origin in deferred:
+            with urls.request_origin(origin):  # URLs in its events name the request's host
+                task.apply(args, kwargs, **options)
 
     celery_app = Celery(app.name, task_cls=FlaskTask)
     celery_app.config_from_object(app.config["CELERY"])

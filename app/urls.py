@@ -1,7 +1,22 @@
 """Absolute URLs for JSON bodies: from ``PUBLIC_BASE_URL``, else the request's host."""
+from contextlib import contextmanager
+from contextvars import ContextVar
 from urllib.parse import urlencode
 
 from flask import current_app, has_request_context, request
+
+# The origin of the request whose deferred work is running (embedded mode runs tasks
+# just after the request that enqueued them, outside its request context).
+_request_origin = ContextVar("request_origin", default=None)
+
+
+@contextmanager
+def request_origin(origin):
+    token = _request_origin.set(origin)
+    try:
+        yield
+    finally:
+        _request_origin.reset(token)
 
 
 def base_url():
@@ -10,6 +25,8 @@ def base_url():
         return configured
     if has_request_context():
         return request.host_url.rstrip("/")
+    if _request_origin.get():
+        return _request_origin.get()
     # Outside a request (a Celery task) with no PUBLIC_BASE_URL: the local server.
     return f"http://127.0.0.1:{current_app.config.get('PORT', 8000)}"
 
