@@ -4,6 +4,7 @@ import os
 
 from flask import Flask
 from flask_cors import CORS
+from werkzeug.middleware.proxy_fix import ProxyFix
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -16,6 +17,9 @@ def create_app(config=None):
     app.config.from_mapping(load_config(config))
     app.json.sort_keys = False
     app.json.ensure_ascii = False
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.url_map.strict_slashes = False  # "/ventroom/posts" and "/ventroom/posts/" both answer
     os.makedirs(app.instance_path, exist_ok=True)
     os.makedirs(app.config["MEDIA_ROOT"], exist_ok=True)

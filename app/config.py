@@ -55,6 +55,8 @@ class Config:
     PUBLIC_BASE_URL = (os.environ.get("PUBLIC_BASE_URL") or "").rstrip("/") or None
     MAX_MEDIA_BYTES = _int("MAX_MEDIA_BYTES", 10 * 1024 * 1024)
     PORT = _int("PORT", 8000)
+    # Proxies in front of the app whose X-Forwarded-For/-Proto/-Host to trust (0: none).
+    TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
     # Media processing (app/services/media_processing.py): bigger images are refused as
     # decompression bombs; uploads still "processing" this long after are enqueued again.
     MEDIA_MAX_IMAGE_PIXELS = _int("MEDIA_MAX_IMAGE_PIXELS", 50_000_000)

@@ -180,3 +180,26 @@ def test_cors_origins_can_be_restricted(tmp_path):
     assert ok.headers["Access-Control-Allow-Origin"] == "https://ok.example"
     other = app.test_client().get("/healthz", headers={"Origin": "https://evil.example"})
     assert "Access-Control-Allow-Origin" not in other.headers
+
+
+def test_trusted_proxy_headers(tmp_path):
+    """With TRUSTED_PROXIES, absolute URLs follow X-Forwarded-Proto/-Host; without, they are ignored."""
+    from tests.conftest import make_app
+
+    database = f"sqlite:///{tmp_path / 'a.sqlite3'}"
+    trusting = make_app(database, tmp_path, TRUSTED_PROXIES=1)
+    with trusting.app_context():
+        db.create_all()
+    forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "api.example.com"}
+    token = trusting.test_client().post("/auth/register", json={
+        "email": "p@example.com", "password": "long-enough", "display_name": "P"}).json["access_token"]
+    headers = {**forwarded, "Authorization": f"Bearer {token}"}
+    for title in ("one", "two"):
+        assert trusting.test_client().post("/ventroom/posts/", headers=headers,
+                                           json={"title": title, "content": "c"}).status_code == 201
+
+    page = trusting.test_client().get("/ventroom/posts/?page_size=1", headers=headers).json
+    assert page["next"] == "https://api.example.com/ventroom/posts/?page_size=1&page=2"
+    plain = make_app(database, tmp_path)
+    page = plain.test_client().get("/ventroom/posts/?page_size=1", headers=headers).json
+    assert page["next"] == "http://localhost/ventroom/posts/?page_size=1&page=2"

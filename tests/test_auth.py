@@ -150,3 +150,12 @@ def test_patch_me_cannot_make_admin(client, alice):
     response = client.patch("/auth/me", headers=alice.headers, json={"is_admin": True})
     assert response.status_code == 200
     assert response.json["is_admin"] is False
+
+
+def test_profile_change_shows_in_a_cached_feed(client, alice, bob):
+    client.post("/ventroom/posts/", headers=alice.headers, json={"title": "t", "content": "c"})
+    before = client.get("/ventroom/posts/", headers=bob.headers).json["results"][0]["user"]
+    assert before["display_name"] == "Alice"
+    client.patch("/auth/me", headers=alice.headers, json={"display_name": "Alicia"})
+    after = client.get("/ventroom/posts/", headers=bob.headers).json["results"][0]["user"]
+    assert after["display_name"] == "Alicia"

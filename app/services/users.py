@@ -5,7 +5,7 @@ from sqlalchemy.exc import IntegrityError
 from app.errors import APIError, field_error
 from app.extensions import db
 from app.models.users import User
-from app.services import media
+from app.services import feed, media
 
 EMAIL_TAKEN = "A user with this email already exists."
 
@@ -57,6 +57,7 @@ def update_profile(user, *, display_name=None, photo_upload=None, clear_photo=Fa
         elif clear_photo:
             user.profile_photo = None
         db.session.commit()
+    feed.invalidate()  # the feed shows authors' names and photos
     if old_photo and old_photo != user.profile_photo:
         media.delete_files(old_photo)
     return user
