@@ -233,8 +233,12 @@ def update_comment(actor, post_id, comment_id, changes):
         if not text and not comment.media:
             raise field_error("text", "This field may not be blank unless the comment has media.")
         if text != comment.text:
-            comment.text = text
-            comment.updated_at = utcnow()
+            result = db.session.execute(
+                update(Comment).where(Comment.id == comment_id, Comment.post_id == post_id)
+                .values(text=text, updated_at=utcnow()).execution_options(synchronize_session=False))
+            if result.rowcount == 0:  # deleted since it was read
+                db.session.rollback()
+                raise NotFound()
             edited = True
     # Writes that must commit or roll back with the edit go here, before the commit.
     db.session.commit()
@@ -261,7 +265,9 @@ def delete_comment(actor, post_id, comment_id):
         db.session.rollback()
         raise NotFound()
     ids = [row.id for row in rows]
-    # The replies go by ON DELETE CASCADE, in the same statement.
+    # The replies go by ON DELETE CASCADE, in the same statement. Comments first, then their
+    # reactions: a reaction being added meanwhile holds a share lock on its comment, so the
+    # DELETE waits for it to commit, and the reaction DELETEs below then see it.
     db.session.execute(delete(Comment).where(Comment.id == comment_id))
     for start in range(0, len(ids), DELETE_BATCH):
         db.session.execute(delete(Reaction).where(
