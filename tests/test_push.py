@@ -20,7 +20,6 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Comment, Device, Notification, Post
-from app.models.notifications import NotificationPreference
 from app.services import notifications, push
 from app.tasks.push import send_push, sweep_pushes
 
@@ -304,7 +303,8 @@ def test_without_credentials_the_log_provider_takes_the_push(app, client, alice,
 
 def test_embedded_mode_pushes_after_the_response(app, client, alice, bob, endpoint, vapid):
     subscribe(client, alice, endpoint, "embedded")
-    post_id = client.post("/ventroom/posts/", headers=alice.headers, json={"title": "t", "content": "c"}).get_json()["id"]
+    post = client.post("/ventroom/posts/", headers=alice.headers, json={"title": "t", "content": "c"})
+    post_id = post.get_json()["id"]
     with client.post(f"/ventroom/posts/{post_id}/comments/", headers=bob.headers, json={"text": "hi"}) as response:
         assert response.status_code == 201
         assert endpoint.to("/push/embedded") == []  # not while the request is being answered
@@ -331,7 +331,8 @@ def test_embedded_push_never_needs_a_second_connection(tmp_path, endpoint):
     alice, bob = users("alice@example.com", display_name="Alice"), users("bob@example.com", display_name="Bob")
     client = app.test_client()
     subscribe(client, alice, endpoint, "pool")
-    post_id = client.post("/ventroom/posts/", headers=alice.headers, json={"title": "t", "content": "c"}).get_json()["id"]
+    post = client.post("/ventroom/posts/", headers=alice.headers, json={"title": "t", "content": "c"})
+    post_id = post.get_json()["id"]
     with client.post("/ventroom/reactions/", headers=bob.headers,
                      json={"content_type": "ventpost", "object_id": post_id, "reaction_type": "👍"}) as response:
         assert response.status_code == 201
