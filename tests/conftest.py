@@ -1,4 +1,6 @@
 """Fixtures: a fresh app and clean database per test, on SQLite and on PostgreSQL."""
+import shutil
+
 import pytest
 from sqlalchemy import event, text
 
@@ -8,7 +10,11 @@ from tests import factories
 from tests.services import (REQUIRE_SERVICES, RedisSlot, create_database, drop_database,
                             postgres_available, redis_available)
 
-SERVICE_CHECKS = {"postgres": postgres_available, "redis": redis_available}
+SERVICE_CHECKS = {
+    "postgres": postgres_available,
+    "redis": redis_available,
+    "ffmpeg": lambda: bool(shutil.which("ffprobe") and shutil.which("ffmpeg")),
+}
 
 
 def pytest_runtest_setup(item):

@@ -1,5 +1,6 @@
 """Data builders for tests: they go through the services, as the API does."""
 import io
+from pathlib import Path
 
 from flask_jwt_extended import create_access_token, create_refresh_token
 from PIL import Image
@@ -28,13 +29,17 @@ def image_bytes(fmt="JPEG", size=(64, 48), color=(200, 30, 30)):
     return buffer.getvalue()
 
 
-# Smallest valid files of other kinds, recognised by their magic numbers.
-MP4_BYTES = (b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00\x00\x00\x08free" + b"\x00" * 64)
+DATA = Path(__file__).parent / "data"
+# Real, tiny media made with ffmpeg (0.2 s each): tools that parse them accept them.
+MP4_BYTES = (DATA / "tiny.mp4").read_bytes()
+MP3_BYTES = (DATA / "tiny.mp3").read_bytes()
+# A valid 8-sample PCM WAV.
 WAV_BYTES = (b"RIFF" + (36 + 8).to_bytes(4, "little") + b"WAVEfmt " + (16).to_bytes(4, "little")
              + (1).to_bytes(2, "little") + (1).to_bytes(2, "little") + (8000).to_bytes(4, "little")
              + (8000).to_bytes(4, "little") + (1).to_bytes(2, "little") + (8).to_bytes(2, "little")
              + b"data" + (8).to_bytes(4, "little") + b"\x80" * 8)
-MP3_BYTES = b"ID3\x03\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" + b"\x00" * 400
+# Only an ftyp box: sniffed as MP4, but no movie inside.
+MP4_HEADER_ONLY = (b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + b"\x00\x00\x00\x08free" + b"\x00" * 64)
 
 
 def upload(data, name="file.bin"):

@@ -18,7 +18,7 @@ from app.models.comments import Comment
 from app.models.posts import Post
 from app.services import media_processing
 from app.tasks import media as media_tasks
-from tests.factories import MP4_BYTES, WAV_BYTES, image_bytes, upload
+from tests.factories import MP4_HEADER_ONLY, WAV_BYTES, image_bytes, upload
 
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 GPS = {1: "N", 2: (52.0, 31.0, 12.0), 3: "E", 4: (13.0, 24.0, 36.0)}
@@ -357,9 +357,14 @@ def mp4_with_location(duration_ms=5000, width=640, height=360):
     return box(b"ftyp", b"isom\x00\x00\x02\x00isomiso2mp41") + moov + box(b"mdat", b"\x00" * 32)
 
 
+@pytest.fixture
+def without_media_tools(monkeypatch):
+    """As on a machine without ffprobe and ffmpeg, whether or not this one has them."""
+    monkeypatch.setattr(media_processing.shutil, "which", lambda name, *args, **kwargs: None)
+
+
 @SQLITE_ONLY
-@pytest.mark.skipif(shutil.which("ffprobe") is not None, reason="ffprobe is installed: the ffprobe test covers video")
-def test_video_header_and_location_without_ffprobe(app, client, alice):
+def test_video_header_and_location_without_ffprobe(app, client, alice, without_media_tools):
     created = create(client, alice, mp4_with_location(), media_type="video", name="clip.mp4")
     path, status, thumbnail, info = stored(app, created["id"])
     assert status == "ready" and thumbnail is None  # no ffmpeg, no poster frame
@@ -371,16 +376,15 @@ def test_video_header_and_location_without_ffprobe(app, client, alice):
 
 
 @SQLITE_ONLY
-@pytest.mark.skipif(shutil.which("ffprobe") is not None, reason="ffprobe is installed")
-def test_audio_and_unknown_containers_without_ffprobe(app, client, alice):
+def test_audio_and_unknown_containers_without_ffprobe(app, client, alice, without_media_tools):
     wav = create(client, alice, WAV_BYTES, media_type="audio", name="a.wav")
     assert stored(app, wav["id"])[1:] == ("ready", None, {"duration": 0.001})
-    bare = create(client, alice, MP4_BYTES, media_type="video", name="b.mp4")  # no moov box at all
+    bare = create(client, alice, MP4_HEADER_ONLY, media_type="video", name="b.mp4")  # no moov box at all
     assert stored(app, bare["id"])[1:] == ("ready", None, {})
 
 
 @SQLITE_ONLY
-@pytest.mark.skipif(shutil.which("ffprobe") is None, reason="ffprobe is not installed (Debian: apt-get install ffmpeg)")
+@pytest.mark.ffmpeg
 def test_ffprobe_reads_video(app, client, alice, tmp_path):
     import subprocess
 

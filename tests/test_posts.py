@@ -57,7 +57,11 @@ def test_create_media_post(client, alice, tmp_path, data, media_type, ext):
     assert match, body["media"]
     assert "holiday" not in body["media"]  # stored under a random name
     served = client.get(body["media"].replace("http://localhost", ""))
-    assert served.status_code == 200 and served.data == data
+    assert served.status_code == 200
+    if media_type == "video":  # metadata boxes (where phones put locations) are zeroed in place
+        assert len(served.data) == len(data) and served.data[:8] == data[:8]
+    else:
+        assert served.data == data
     assert served.headers["X-Content-Type-Options"] == "nosniff"
 
 
