@@ -7,7 +7,7 @@ from sqlalchemy import event, text
 from app import create_app
 from app.extensions import db as _db
 from tests import factories
-from tests.services import (REQUIRE_SERVICES, RedisSlot, create_database, drop_database,
+from tests.services import (REQUIRE_SERVICES, RedisSlot, create_database, create_schema, drop_database,
                             postgres_available, redis_available)
 
 SERVICE_CHECKS = {
@@ -31,11 +31,7 @@ def pg_url():
     """A PostgreSQL database made for this run, with the schema; dropped at the end."""
     if not postgres_available():
         pytest.fail("PostgreSQL required") if REQUIRE_SERVICES else pytest.skip("PostgreSQL is not reachable")
-    url = create_database()
-    app = create_app({"APP_ENV": "testing", "SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": None})
-    with app.app_context():
-        _db.create_all()
-        _db.engine.dispose()
+    url = create_schema(create_database())
     yield url
     drop_database(url)
 
@@ -142,11 +138,7 @@ def count_queries(app):
 @pytest.fixture
 def live_db(tmp_path, request):
     """A database for a live server process: a fresh PostgreSQL database, schema included."""
-    url = create_database()
-    app = create_app({"APP_ENV": "testing", "SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": None})
-    with app.app_context():
-        _db.create_all()
-        _db.engine.dispose()
+    url = create_schema(create_database())
     yield url
     drop_database(url)
 

@@ -4,25 +4,15 @@ import itertools
 import pytest
 import requests
 
-from app import create_app
-from app.extensions import db
 from tests.live import LiveServer, base_env, register
 from tests.realtime_clients import RawClient, SioClient
-from tests.services import create_database, drop_database
+from tests.services import create_database, create_schema, drop_database
 
 _emails = itertools.count()
 
 
 def make_database(kind, directory):
-    if kind == "sqlite":
-        url = f"sqlite:///{directory / 'rt.sqlite3'}"
-    else:
-        url = create_database()
-    app = create_app({"APP_ENV": "testing", "SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": None})
-    with app.app_context():
-        db.create_all()
-        db.engine.dispose()
-    return url
+    return create_schema(f"sqlite:///{directory / 'rt.sqlite3'}" if kind == "sqlite" else create_database())
 
 
 class Deployment:

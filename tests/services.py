@@ -47,6 +47,18 @@ def create_database():
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 
 
+def create_schema(url):
+    """Every table of the models in the database at ``url``."""
+    from app import create_app
+    from app.extensions import db
+
+    app = create_app({"APP_ENV": "testing", "SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": None})
+    with app.app_context():
+        db.create_all()
+        db.engine.dispose()
+    return url
+
+
 def drop_database(url):
     name = url.rsplit("/", 1)[1]
     conn = _admin_connection()

@@ -14,7 +14,7 @@ The document gives no title for the comment kinds; they are "New Comment" and
 import logging
 from datetime import timedelta
 
-from flask import after_this_request, current_app, has_request_context
+from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
@@ -122,40 +122,13 @@ def enqueue_pushes(notification_ids):
     """After commit: one push task per new notification.
 
     A failed enqueue is logged, not raised: the write has already succeeded, and the
-    sweep sends whatever is still pending after ``PUSH_SWEEP_AFTER_SECONDS``.
-
-    Embedded mode (no broker) runs the task in this process. Inside a request it runs
-    once the response has been sent and the request's database connection is back in
-    the pool: a push holding a second connection while its request holds one would let
-    a burst of requests exhaust the pool and wait on each other.
+    sweep sends whatever is still pending after ``PUSH_SWEEP_AFTER_SECONDS``. In
+    embedded mode the task runs in this process once the request's app context ends
+    (see ``celery_init_app``), never holding a second pooled connection inside it.
     """
-    ids = list(notification_ids or ())
-    if not ids:
-        return
-    if has_request_context() and current_app.config["CELERY"].get("task_always_eager"):
-        app = current_app._get_current_object()
-
-        @after_this_request
-        def push_after_response(response):
-            response.call_on_close(lambda: _enqueue_in(app, ids))
-            return response
-
-        return
-    _enqueue(ids)
-
-
-def _enqueue_in(app, notification_ids):
-    try:
-        with app.app_context():
-            _enqueue(notification_ids)
-    except Exception:  # nothing may escape into the server's response handling
-        log.exception("pushes %s failed after the response", notification_ids)
-
-
-def _enqueue(notification_ids):
     from app.tasks.push import send_push
 
-    for notification_id in notification_ids:
+    for notification_id in notification_ids or ():
         try:
             send_push.apply_async((notification_id,), retry=True,
                                   retry_policy={"max_retries": 2, "interval_start": 0,
@@ -164,8 +137,6 @@ def _enqueue(notification_ids):
             log.warning("push for notification %s not enqueued; the sweep will send it",
                         notification_id, exc_info=True)
 
-
-# Reads and updates for the REST endpoints.
 
 def list_notifications(user_id, page, page_size):
     """``(notifications, count)``: one page, newest first, actors joined in (two queries)."""
