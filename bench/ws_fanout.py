@@ -8,7 +8,6 @@ event, the time from the REST call to the first and the last client receiving it
 import argparse
 import os
 import selectors
-import socket
 import statistics
 import sys
 import tempfile

@@ -354,3 +354,17 @@ def test_timestamps_are_utc_z(client, alice):
     body = create(client, alice).json
     parsed = datetime.fromisoformat(body["created_at"].replace("Z", "+00:00"))
     assert parsed.utcoffset().total_seconds() == 0
+
+
+@pytest.mark.parametrize("path", ["/ventroom/posts/99999999999999999999999/", "/ventroom/posts/2147483648/",
+                                  "/ventroom/posts/0/", "/ventroom/posts/2147483648/comments/"])
+def test_ids_out_of_range_are_404(client, alice, path):
+    response = client.get(path, headers=alice.headers)
+    assert response.status_code == 404 and response.json == {"detail": "Not found."}
+
+
+def test_media_that_is_not_a_file(client, alice):
+    response = client.post("/ventroom/posts/", headers=alice.headers,
+                           json={"title": "t", "media": "abc", "media_type": "image"})
+    assert response.status_code == 400
+    assert response.json == {"media": ["The submitted data was not a file. Check the encoding type on the form."]}

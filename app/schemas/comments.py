@@ -1,8 +1,7 @@
 """Comments: the output shape (a tree of replies, dumped without recursion) and the input schemas."""
 import re
 
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate, validates, validates_schema
-from werkzeug.datastructures import FileStorage
+from marshmallow import EXCLUDE, Schema, fields, post_load, validate, validates_schema
 
 from app.schemas.fields import ReactionCount, StrippedString, UTCDateTime
 from app.schemas.posts import MediaFieldsMixin, MediaInputMixin, validate_media_pair
@@ -12,7 +11,6 @@ TEXT_MAX = 5000
 REQUIRED = "This field is required."
 TEXT_TOO_LONG = f"Ensure this field has no more than {TEXT_MAX} characters."
 TEXT_REQUIRED = "This field is required unless a media file is sent."
-NOT_A_FILE = "The submitted data was not a file. Check the encoding type on the form."
 
 
 class IntegerId(fields.Field):
@@ -96,11 +94,6 @@ class CommentCreateSchema(MediaInputMixin, Schema):
     text = StrippedString(load_default="", allow_none=True,
                           validate=validate.Length(max=TEXT_MAX, error=TEXT_TOO_LONG))
     parent = IntegerId(load_default=None, allow_none=True)
-
-    @validates("media")
-    def check_file(self, value, **kwargs):
-        if value is not None and not isinstance(value, FileStorage):
-            raise ValidationError(NOT_A_FILE)
 
     @validates_schema
     def check_media(self, data, **kwargs):

@@ -1,4 +1,5 @@
 from marshmallow import fields
+from werkzeug.datastructures import FileStorage
 
 from app.urls import media_url
 
@@ -27,3 +28,14 @@ class ReactionCount(fields.Field):
 class StrippedString(fields.String):
     def _deserialize(self, value, attr, data, **kwargs):
         return super()._deserialize(value, attr, data, **kwargs).strip()
+
+
+class Upload(fields.Raw):
+    """An uploaded file (multipart); anything else is DRF's "not a file" error."""
+
+    default_error_messages = {"invalid": "The submitted data was not a file. Check the encoding type on the form."}
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, FileStorage):
+            raise self.make_error("invalid")
+        return value

@@ -1,6 +1,6 @@
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from app.schemas.fields import MediaURL, ReactionCount, StrippedString, UTCDateTime
+from app.schemas.fields import MediaURL, ReactionCount, StrippedString, Upload, UTCDateTime
 from app.schemas.users import UserSchema
 
 MEDIA_TYPES = ("image", "video", "audio")
@@ -46,7 +46,7 @@ def validate_media_pair(data, text_field, text_required_message):
 
 
 class MediaInputMixin:
-    media = fields.Raw(load_default=None, allow_none=True)
+    media = Upload(load_default=None, allow_none=True)
     media_type = fields.String(
         load_default=None, allow_none=True,
         validate=validate.OneOf(MEDIA_TYPES, error="Must be one of: image, video, audio."))

@@ -1,6 +1,6 @@
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from app.schemas.fields import MediaURL, StrippedString, UTCDateTime
+from app.schemas.fields import MediaURL, StrippedString, Upload, UTCDateTime
 
 
 class UserSchema(Schema):
@@ -39,4 +39,4 @@ class ProfileUpdateSchema(Schema):
         unknown = EXCLUDE
 
     display_name = StrippedString(validate=validate.Length(min=1, max=100))
-    profile_photo = fields.Raw(allow_none=True)  # an uploaded image (multipart) or null to clear
+    profile_photo = Upload(allow_none=True)  # an uploaded image (multipart), or null to clear

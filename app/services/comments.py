@@ -21,38 +21,31 @@ from app.extensions import db
 from app.models.base import utcnow
 from app.models.comments import Comment
 from app.models.posts import Post
-from app.models.reactions import COMMENT, Reaction
+from app.models.reactions import COMMENT
 from app.pagination import check_page
 from app.schemas.comments import dump_tree
 from app.services import feed, media, notifications, reactions
 from app.services.permissions import ensure_can_modify
-from app.services.reactions import MAX_ID
+from app.services.ids import ensure_id, in_range
 from app.tasks import media as media_tasks
 
 # Deepest level a reply may sit at (a top-level comment is level 0). Deep enough for any
 # conversation, and far inside what JSON encoders and decoders on either end can nest.
 MAX_REPLY_DEPTH = 100
-# Ids per DELETE statement when removing a large subtree's reactions.
-DELETE_BATCH = 500
 
 NEWEST_FIRST = (Comment.created_at.desc(), Comment.id.desc())
 
 
-def _ensure_id(value):
-    if not 0 < value <= MAX_ID:
-        raise NotFound()
-
-
 def _ensure_post(post_id):
-    _ensure_id(post_id)
+    ensure_id(post_id)
     if db.session.scalar(select(Post.id).where(Post.id == post_id)) is None:
         raise NotFound()
 
 
 def _comment_on_post(post_id, comment_id):
     """The comment, if it is on that post; else NotFound (a missing post included)."""
-    _ensure_id(post_id)
-    _ensure_id(comment_id)
+    ensure_id(post_id)
+    ensure_id(comment_id)
     comment = db.session.scalar(select(Comment).where(Comment.id == comment_id, Comment.post_id == post_id))
     if comment is None:
         raise NotFound()
@@ -110,8 +103,8 @@ def list_comment_page(post_id, viewer_id, page, page_size):
 
 def get_comment(post_id, comment_id, viewer_id):
     """One comment with its replies to any depth, or NotFound if it is not on that post."""
-    _ensure_id(post_id)
-    _ensure_id(comment_id)
+    ensure_id(post_id)
+    ensure_id(comment_id)
     ids = _subtree_ids(select(Comment.id).where(Comment.id == comment_id, Comment.post_id == post_id))
     roots = _forest(Comment.id.in_(ids), ids, viewer_id)
     if not roots:
@@ -137,7 +130,7 @@ def _reply_level(parent_id):
 
 def _check_parent(post_id, parent_id):
     """The parent comment of a new reply: on the same post, not too deep; else 400 on ``parent``."""
-    if not 0 < parent_id <= MAX_ID:
+    if not in_range(parent_id):
         raise _parent_missing(parent_id)
     parent = db.session.get(Comment, parent_id)
     if parent is None:
@@ -174,7 +167,7 @@ def _single(comment, reaction_summary=(), user_reaction=None):
 def create_comment(author, post_id, *, text="", parent_id=None, media_file=None, media_type=None):
     """A comment, or a reply when ``parent_id`` names a comment of the same post."""
     author_id = author.id
-    _ensure_id(post_id)
+    ensure_id(post_id)
     post = db.session.get(Post, post_id)
     if post is None:
         raise NotFound()
@@ -269,9 +262,7 @@ def delete_comment(actor, post_id, comment_id):
     # reactions: a reaction being added meanwhile holds a share lock on its comment, so the
     # DELETE waits for it to commit, and the reaction DELETEs below then see it.
     db.session.execute(delete(Comment).where(Comment.id == comment_id))
-    for start in range(0, len(ids), DELETE_BATCH):
-        db.session.execute(delete(Reaction).where(
-            Reaction.content_type == COMMENT, Reaction.object_id.in_(ids[start:start + DELETE_BATCH])))
+    reactions.delete_for(COMMENT, ids)
     _change_count(post_id, -len(ids))
     # Writes that must commit or roll back with the deletion go here, before the commit.
     db.session.commit()

@@ -8,10 +8,11 @@ from app.extensions import db
 from app.models.base import utcnow
 from app.models.comments import Comment
 from app.models.posts import Post
-from app.models.reactions import COMMENT, POST, Reaction
+from app.models.reactions import COMMENT, POST
 from app.pagination import check_page
 from app.schemas.posts import PostSchema
 from app.services import feed, media, reactions
+from app.services.ids import ensure_id, in_range
 from app.services.permissions import ensure_can_modify
 from app.tasks import media as media_tasks
 
@@ -31,6 +32,7 @@ def _with_user():
 
 def load_post(post_id, viewer_id=None):
     """A post with its author and reactions: three queries, or NotFound."""
+    ensure_id(post_id)
     post = db.session.scalar(_with_user().where(Post.id == post_id))
     if post is None:
         raise NotFound()
@@ -65,6 +67,7 @@ def feed_page(viewer_id, page, page_size):
 
 def view_post(post_id, viewer_id):
     """Detail: adds exactly one view, atomically in SQL, and shows the count this view made."""
+    ensure_id(post_id)
     views = db.session.scalar(
         update(Post).where(Post.id == post_id).values(views=Post.views + 1).returning(Post.views))
     if views is None:
@@ -97,6 +100,7 @@ def create_post(author, *, title, content="", media_file=None, media_type=None):
 
 
 def update_post(actor, post_id, changes):
+    ensure_id(post_id)
     post = db.session.get(Post, post_id)
     if post is None:
         raise NotFound()
@@ -118,19 +122,23 @@ def update_post(actor, post_id, changes):
 
 
 def delete_post(actor, post_id):
-    post = db.session.get(Post, post_id)
+    """Delete a post (its author or an admin), its comments and every reaction on any of them."""
+    ensure_id(post_id)
+    # Lock the post first: comment creates (which update its counter) and reactions on it
+    # (which take a key-share lock on it) wait for this transaction.
+    post = db.session.scalar(select(Post).where(Post.id == post_id).with_for_update())
     if post is None:
         raise NotFound()
     ensure_can_modify(actor, post.user_id)
     files = [post.media, post.thumbnail]
-    comments = db.session.execute(
-        select(Comment.media, Comment.thumbnail).where(Comment.post_id == post_id)).all()
-    db.session.execute(delete(Reaction).where(Reaction.content_type == POST, Reaction.object_id == post_id))
-    db.session.execute(delete(Reaction).where(
-        Reaction.content_type == COMMENT,
-        Reaction.object_id.in_(select(Comment.id).where(Comment.post_id == post_id))))
-    # Comments (and their replies) go by ON DELETE CASCADE, in the same statement.
+    # Lock its comments too (no new one can appear while the post is locked): a reaction
+    # being added to one holds a share lock on it, so this waits for it to commit, and the
+    # reaction DELETE below sees it. The comments go by ON DELETE CASCADE with the post.
+    comments = db.session.execute(select(Comment.id, Comment.media, Comment.thumbnail)
+                                  .where(Comment.post_id == post_id).with_for_update()).all()
     db.session.execute(delete(Post).where(Post.id == post_id))
+    reactions.delete_for(POST, [post_id])
+    reactions.delete_for(COMMENT, [row.id for row in comments])
     db.session.commit()
     feed.invalidate()
     media.delete_files(*files, *(path for row in comments for path in (row.media, row.thumbnail)))
@@ -138,6 +146,8 @@ def delete_post(actor, post_id):
 
 
 def post_exists(post_id):
+    if not in_range(post_id):
+        return False
     found = db.session.scalar(select(Post.id).where(Post.id == post_id)) is not None
     db.session.rollback()  # long-lived socket sessions must not hold a connection
     return found

@@ -20,11 +20,9 @@ from app.models.posts import Post
 from app.models.reactions import POST, REACTION_TYPES, Reaction
 from app.schemas.reactions import ReactionEventSchema
 from app.services import feed, notifications
+from app.services.ids import in_range
 
 _TIE_ORDER = {kind: index for index, kind in enumerate(REACTION_TYPES)}
-# The largest value an INTEGER key holds: a larger id names nothing (and must not reach
-# the database, where it would overflow the parameter instead of matching no row).
-MAX_ID = 2**31 - 1
 OBJECT_MISSING = "Object does not exist."
 
 _event_schema = ReactionEventSchema()
@@ -95,6 +93,14 @@ def annotate(objects, content_type, viewer_id, ids=None):
     return objects
 
 
+def delete_for(content_type, object_ids, batch=500):
+    """Delete every reaction on the given objects, in batches of ids (no caller commit)."""
+    object_ids = list(object_ids)
+    for start in range(0, len(object_ids), batch):
+        db.session.execute(delete(Reaction).where(
+            Reaction.content_type == content_type, Reaction.object_id.in_(object_ids[start:start + batch])))
+
+
 def _dialect_insert():
     name = db.session.get_bind().dialect.name
     if name == "postgresql":
@@ -112,7 +118,7 @@ def _target(content_type, object_id, lock):
     reaction is never stored on an object that a concurrent delete has just removed,
     while counter updates on the same row (views, comments) are not blocked.
     """
-    if not 0 < object_id <= MAX_ID:
+    if not in_range(object_id):
         return None
     model = Post if content_type == POST else Comment
     query = select(model).where(model.id == object_id)
@@ -179,7 +185,7 @@ def remove_reaction(actor, *, content_type, object_id):
     target = _target(content_type, object_id, lock=False)
     owner_id, post_id = _owner_and_post(content_type, target) if target is not None else (None, None)
     removed = 0
-    if 0 < object_id <= MAX_ID:
+    if in_range(object_id):
         removed = db.session.execute(delete(Reaction).where(
             Reaction.user_id == actor_id, Reaction.content_type == content_type,
             Reaction.object_id == object_id)).rowcount
