@@ -16,7 +16,6 @@ from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 
 from app.errors import NotFound
@@ -27,6 +26,7 @@ from app.models.notifications import (COMMENT, PUSH_PENDING, REACTION, REPLY, No
 from app.models.reactions import POST
 from app.models.users import User
 from app.pagination import check_page
+from app.services.sql import insert_on_conflict
 
 log = logging.getLogger(__name__)
 
@@ -34,15 +34,6 @@ TITLES = {COMMENT: "New Comment", REPLY: "New Reply", REACTION: "New Reaction"}
 # The preference column that switches each kind on or off.
 PREFERENCE_OF_KIND = {COMMENT: "comments", REPLY: "replies", REACTION: "reactions"}
 PREFERENCE_FIELDS = ("comments", "replies", "reactions")
-
-
-def _dialect_insert():
-    name = db.session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert
-    if name == "sqlite":
-        return sqlite.insert
-    raise RuntimeError(f"notifications need INSERT ... ON CONFLICT, which {name} lacks here")
 
 
 def _wants(recipient_id, kind):
@@ -65,7 +56,7 @@ def _add(*, recipient_id, actor_id, kind, message, dedupe_key, post_id, comment_
     now = utcnow()
     sweep_after = timedelta(seconds=current_app.config["PUSH_SWEEP_AFTER_SECONDS"])
     statement = (
-        _dialect_insert()(Notification)
+        insert_on_conflict()(Notification)
         .values(recipient_id=recipient_id, actor_id=actor_id, kind=kind, post_id=post_id,
                 comment_id=comment_id, title=TITLES[kind], message=message, dedupe_key=dedupe_key,
                 read=False, push_state=PUSH_PENDING, push_attempts=0, push_next_at=now + sweep_after,
@@ -194,7 +185,7 @@ def update_preferences(user_id, changes):
     """Upsert the caller's switches (only the fields given change); returns all of them."""
     changes = {field: bool(changes[field]) for field in PREFERENCE_FIELDS if field in changes}
     if changes:
-        insert = _dialect_insert()
+        insert = insert_on_conflict()
         values = {field: True for field in PREFERENCE_FIELDS} | changes
         db.session.execute(
             insert(NotificationPreference).values(user_id=user_id, **values)

@@ -37,7 +37,6 @@ from limits import RateLimitItemPerMinute
 from limits.storage import MemoryStorage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import joinedload
 
 from app.errors import field_error
@@ -46,6 +45,7 @@ from app.models.base import utcnow
 from app.models.notifications import (FCM, PUSH_FAILED, PUSH_NO_DEVICE, PUSH_PENDING, PUSH_SENT,
                                       PUSH_THROTTLED, WEBPUSH, Device, Notification, token_digest)
 from app.schemas.notifications import NotificationSchema
+from app.services.sql import insert_on_conflict
 
 log = logging.getLogger(__name__)
 
@@ -137,15 +137,6 @@ def _lookup_identity(token):
     return token
 
 
-def _upsert():
-    name = db.session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert
-    if name == "sqlite":
-        return sqlite.insert
-    raise RuntimeError(f"devices need INSERT ... ON CONFLICT, which {name} lacks here")
-
-
 def register_device(user_id, *, token, platform):
     """Register a push target for ``user_id``; a token already registered moves to them.
 
@@ -156,7 +147,7 @@ def register_device(user_id, *, token, platform):
     now = utcnow()
     values = {"user_id": user_id, "platform": platform, "token": stored, "created_at": now}
     db.session.execute(
-        _upsert()(Device).values(token_sha256=digest, **values)
+        insert_on_conflict()(Device).values(token_sha256=digest, **values)
         .on_conflict_do_update(index_elements=["token_sha256"], set_=values))
     newest = (select(Device.id).where(Device.user_id == user_id)
               .order_by(Device.created_at.desc(), Device.id.desc())

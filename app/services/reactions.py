@@ -8,7 +8,6 @@ the one row in place.
 from dataclasses import dataclass
 
 from sqlalchemy import delete, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql import ClauseElement
 
 from app import realtime
@@ -21,6 +20,7 @@ from app.models.reactions import POST, REACTION_TYPES, Reaction
 from app.schemas.reactions import ReactionEventSchema
 from app.services import feed, notifications
 from app.services.ids import in_range
+from app.services.sql import insert_on_conflict
 
 _TIE_ORDER = {kind: index for index, kind in enumerate(REACTION_TYPES)}
 OBJECT_MISSING = "Object does not exist."
@@ -101,15 +101,6 @@ def delete_for(content_type, object_ids, batch=500):
             Reaction.content_type == content_type, Reaction.object_id.in_(object_ids[start:start + batch])))
 
 
-def _dialect_insert():
-    name = db.session.get_bind().dialect.name
-    if name == "postgresql":
-        return postgresql.insert
-    if name == "sqlite":
-        return sqlite.insert
-    raise RuntimeError(f"reactions need INSERT ... ON CONFLICT, which {name} lacks here")
-
-
 def _target(content_type, object_id, lock):
     """The Post or Comment reacted to, or None.
 
@@ -151,7 +142,7 @@ def add_reaction(actor, *, content_type, object_id, reaction_type):
         raise field_error("object_id", OBJECT_MISSING)
     owner_id, post_id = _owner_and_post(content_type, target)
     now = utcnow()
-    insert = _dialect_insert()
+    insert = insert_on_conflict()
     statement = insert(Reaction).values(user_id=actor_id, content_type=content_type, object_id=object_id,
                                         reaction_type=reaction_type, created_at=now, updated_at=now)
     statement = statement.on_conflict_do_update(
