@@ -2,6 +2,7 @@
 import json
 
 from flask import request
+from flask_jwt_extended import jwt_required
 
 from app.errors import APIError
 
@@ -27,3 +28,14 @@ def request_data():
     # Multipart clients send "null" or "" for an absent optional value.
     return {key: (None if value in ("", "null") else value) for key, value in data.items()}
 
+
+
+@jwt_required()
+def _require_login():
+    """A valid access token, or the DRF-style 401."""
+
+
+def login_required(blueprint):
+    """Every endpoint of ``blueprint`` needs a valid access token."""
+    blueprint.before_request(_require_login)
+    return blueprint

@@ -1,20 +1,15 @@
 """A post's comments: the tree (or a page of it), create, read one, edit, delete."""
 from flask import Blueprint, request
-from flask_jwt_extended import current_user, jwt_required
+from flask_jwt_extended import current_user
 
-from app.blueprints import request_data
+from app.blueprints import login_required, request_data
 from app.errors import field_error
 from app.pagination import envelope, page_args
 from app.schemas.comments import CommentCreateSchema, CommentUpdateSchema, dump_tree
 from app.services import comments
 
-bp = Blueprint("comments", __name__, url_prefix="/ventroom/posts/<int:post_id>/comments")
+bp = login_required(Blueprint("comments", __name__, url_prefix="/ventroom/posts/<int:post_id>/comments"))
 
-
-@bp.before_request
-@jwt_required()
-def require_login():
-    """Every vent room endpoint needs a valid access token."""
 
 
 @bp.get("/")

@@ -3,14 +3,14 @@ a Web Push subscription (JSON, with an endpoint URL inside) is easier to send as
 ``DELETE /devices/?token=...``. Either form also accepts just the subscription's
 endpoint URL, which is what identifies a Web Push device."""
 from flask import Blueprint, request
-from flask_jwt_extended import current_user, jwt_required
+from flask_jwt_extended import current_user
 from werkzeug.routing import PathConverter
 
-from app.blueprints import request_data
+from app.blueprints import login_required, request_data
 from app.schemas.notifications import DeviceCreateSchema, DeviceSchema
 from app.services import push
 
-bp = Blueprint("devices", __name__, url_prefix="/devices")
+bp = login_required(Blueprint("devices", __name__, url_prefix="/devices"))
 device_schema = DeviceSchema()
 
 
@@ -24,11 +24,6 @@ class TokenConverter(PathConverter):
 def register_converter(state):
     state.app.url_map.converters["device_token"] = TokenConverter
 
-
-@bp.before_request
-@jwt_required()
-def require_login():
-    """Every device endpoint needs a valid access token."""
 
 
 @bp.post("/")

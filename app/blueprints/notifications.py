@@ -1,19 +1,14 @@
 from flask import Blueprint, request
-from flask_jwt_extended import current_user, jwt_required
+from flask_jwt_extended import current_user
 
-from app.blueprints import request_data
+from app.blueprints import login_required, request_data
 from app.pagination import envelope, page_args
 from app.schemas.notifications import NotificationSchema, PreferencesSchema
 from app.services import notifications
 
-bp = Blueprint("notifications", __name__, url_prefix="/notifications")
+bp = login_required(Blueprint("notifications", __name__, url_prefix="/notifications"))
 notification_schema = NotificationSchema()
 
-
-@bp.before_request
-@jwt_required()
-def require_login():
-    """Every notification endpoint needs a valid access token."""
 
 
 @bp.get("/")

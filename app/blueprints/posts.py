@@ -1,20 +1,15 @@
 from flask import Blueprint, request
-from flask_jwt_extended import current_user, jwt_required
+from flask_jwt_extended import current_user
 
-from app.blueprints import request_data
+from app.blueprints import login_required, request_data
 from app.errors import field_error
 from app.pagination import envelope, page_args
 from app.schemas.posts import PostCreateSchema, PostSchema, PostUpdateSchema
 from app.services import posts
 
-bp = Blueprint("posts", __name__, url_prefix="/ventroom/posts")
+bp = login_required(Blueprint("posts", __name__, url_prefix="/ventroom/posts"))
 post_schema = PostSchema()
 
-
-@bp.before_request
-@jwt_required()
-def require_login():
-    """Every vent room endpoint needs a valid access token."""
 
 
 @bp.get("/")

@@ -1,19 +1,14 @@
 """Reactions: add or change the caller's reaction, or remove it."""
 from flask import Blueprint, request
-from flask_jwt_extended import current_user, jwt_required
+from flask_jwt_extended import current_user
 
-from app.blueprints import request_data
+from app.blueprints import login_required, request_data
 from app.schemas.reactions import ReactionInputSchema, ReactionSchema, ReactionTargetSchema
 from app.services import reactions
 
-bp = Blueprint("reactions", __name__, url_prefix="/ventroom/reactions")
+bp = login_required(Blueprint("reactions", __name__, url_prefix="/ventroom/reactions"))
 reaction_schema = ReactionSchema()
 
-
-@bp.before_request
-@jwt_required()
-def require_login():
-    """Every vent room endpoint needs a valid access token."""
 
 
 @bp.post("/")
