@@ -114,6 +114,14 @@ CONFIGS = {
 }
 
 
+# Periodic tasks: run by the worker's beat (`celery ... worker -B`, see the Procfile) with
+# Redis, and by a background loop of the web process in embedded mode (app.tasks).
+BEAT_SCHEDULE = {
+    "sweep-pending-pushes": {"task": "app.tasks.push.sweep_pushes", "schedule": 60.0},
+    "requeue-stuck-media": {"task": "app.tasks.media.requeue_stuck_media", "schedule": 300.0},
+}
+
+
 def _celery_settings(redis_url):
     if redis_url:
         return {
@@ -125,15 +133,12 @@ def _celery_settings(redis_url):
             "worker_prefetch_multiplier": 1,
             "broker_connection_retry_on_startup": True,
             "imports": ("app.tasks",),
-            # Run by the worker's embedded beat (`celery ... worker -B`, see the Procfile).
-            "beat_schedule": {
-                "sweep-pending-pushes": {"task": "app.tasks.push.sweep_pushes", "schedule": 60.0},
-                "requeue-stuck-media": {"task": "app.tasks.media.requeue_stuck_media", "schedule": 300.0},
-            },
+            "beat_schedule": BEAT_SCHEDULE,
             "beat_schedule_filename": os.path.join(BASE_DIR, "instance", "celerybeat-schedule"),
         }
     # Embedded mode: the same tasks run in-process, at the point they are enqueued.
-    return {"task_always_eager": True, "task_eager_propagates": False, "task_ignore_result": True}
+    return {"task_always_eager": True, "task_eager_propagates": False, "task_ignore_result": True,
+            "beat_schedule": BEAT_SCHEDULE}
 
 
 def cache_config(settings):
