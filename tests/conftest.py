@@ -3,9 +3,11 @@ import shutil
 
 import pytest
 from sqlalchemy import event, text
+from werkzeug.security import generate_password_hash
 
 from app import create_app
 from app.extensions import db as _db
+from app.models import users as user_models
 from tests import factories
 from tests.services import (REQUIRE_SERVICES, RedisSlot, create_database, create_schema, drop_database,
                             postgres_available, redis_available)
@@ -89,7 +91,15 @@ def client(app):
 
 
 @pytest.fixture
-def make_user(app):
+def cheap_password_hashes(monkeypatch):
+    """Users made in the test get a one-round hash: tests that are not about passwords
+    would otherwise spend most of their time hashing them."""
+    monkeypatch.setattr(user_models, "generate_password_hash",
+                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1"))
+
+
+@pytest.fixture
+def make_user(app, cheap_password_hashes):
     """``make_user(email=..., admin=False)`` -> a User with ``.headers`` for requests."""
     return factories.UserFactory(app)
 

@@ -64,12 +64,19 @@ class Deployment:
             drop_database(self.database_url)
 
 
-def deployment_params():
-    return ["embedded", pytest.param("redis", marks=[pytest.mark.redis, pytest.mark.postgres])]
+@pytest.fixture(scope="module",
+                params=["embedded", pytest.param("redis", marks=[pytest.mark.redis, pytest.mark.postgres])])
+def deployment(request, tmp_path_factory):
+    """One web process, embedded (SQLite, no Redis) and on Redis and PostgreSQL; a module
+    that imports this fixture gets its own pair."""
+    slot = request.getfixturevalue("redis_slot") if request.param == "redis" else None
+    deployment = Deployment(request.param, tmp_path_factory.mktemp(f"rt-{request.param}"), slot)
+    yield deployment
+    deployment.stop()
 
 
-def start_deployment(request, tmp_path_factory, **kwargs):
-    mode = request.param
-    slot = request.getfixturevalue("redis_slot") if mode == "redis" else None
-    deployment = Deployment(mode, tmp_path_factory.mktemp(f"rt-{mode}"), slot, **kwargs)
-    return deployment
+@pytest.fixture(autouse=True)
+def close_clients(deployment):
+    """Each test's clients are closed after it."""
+    yield
+    deployment.close_clients()

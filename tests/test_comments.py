@@ -4,12 +4,10 @@ from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
-from werkzeug.security import generate_password_hash
 
 from app import realtime
 from app.extensions import db
 from app.models import Comment, Post, Reaction
-from app.models import users as user_models
 from app.models.base import utcnow
 from app.services.comments import MAX_REPLY_DEPTH
 from tests.factories import MP4_BYTES, image_bytes, upload
@@ -20,14 +18,6 @@ FORBIDDEN = {"detail": "You do not have permission to perform this action."}
 NOT_FOUND = {"detail": "Not found."}
 TEXT_REQUIRED = {"text": ["This field is required unless a media file is sent."]}
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch):
-    """The users the fixtures make get a one-round hash: these tests are not about passwords,
-    and the real cost, paid once per user, would be most of their run time."""
-    monkeypatch.setattr(user_models, "generate_password_hash",
-                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1"))
 
 
 @pytest.fixture

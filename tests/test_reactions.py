@@ -5,12 +5,10 @@ import uuid
 import pytest
 from flask_jwt_extended import create_access_token
 from sqlalchemy import func, select
-from werkzeug.security import generate_password_hash
 
 from app import realtime
 from app.extensions import db
 from app.models import Comment, Post, Reaction, User
-from app.models import users as user_models
 from app.services import feed
 
 REACTIONS = "/ventroom/reactions/"
@@ -18,14 +16,6 @@ CONTENT_TYPE_ERROR = ["Invalid content type. Must be 'ventpost' or 'ventcomment'
 REACTION_TYPE_ERROR = ["Must be one of: 👍, ❤️, 😂, 😢 (or like, love, haha, sad)."]
 REQUIRED = ["This field is required."]
 MISSING = {"object_id": ["Object does not exist."]}
-
-
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch):
-    """The users the fixtures make get a one-round hash: these tests are not about passwords,
-    and the real cost, paid once per user, would be most of their run time."""
-    monkeypatch.setattr(user_models, "generate_password_hash",
-                        lambda password: generate_password_hash(password, method="pbkdf2:sha256:1"))
 
 
 @pytest.fixture

@@ -1,20 +1,7 @@
 """Comment and reaction events, each to exactly the groups of the event table."""
 import pytest
 
-from tests.realtime_fixtures import deployment_params, start_deployment
-
-
-@pytest.fixture(scope="module", params=deployment_params())
-def deployment(request, tmp_path_factory):
-    deployment = start_deployment(request, tmp_path_factory)
-    yield deployment
-    deployment.stop()
-
-
-@pytest.fixture(autouse=True)
-def _close_clients(deployment):
-    yield
-    deployment.close_clients()
+from tests.realtime_fixtures import close_clients, deployment  # noqa: F401  (fixtures)
 
 
 class Cast:

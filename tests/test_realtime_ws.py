@@ -5,22 +5,9 @@ import pytest
 import requests
 
 from tests.realtime_clients import RawClient
-from tests.realtime_fixtures import deployment_params, start_deployment
+from tests.realtime_fixtures import close_clients, deployment  # noqa: F401  (fixtures)
 
 ENVELOPE_KEYS = {"type", "data", "timestamp", "event_id"}
-
-
-@pytest.fixture(scope="module", params=deployment_params())
-def deployment(request, tmp_path_factory):
-    deployment = start_deployment(request, tmp_path_factory)
-    yield deployment
-    deployment.stop()
-
-
-@pytest.fixture(autouse=True)
-def _close_clients(deployment):
-    yield
-    deployment.close_clients()
 
 
 def new_post(deployment, token, **fields):
