@@ -23,6 +23,7 @@ migrate: install
 run: migrate
 	$(BIN)/gunicorn -k eventlet -w 1 --worker-connections 10000 -b 127.0.0.1:$(PORT) wsgi:app
 
+# A local worker with its own beat (needs REDIS_URL); in production they are two processes.
 worker: install
 	$(BIN)/celery -A celery_worker.celery worker -B --loglevel=INFO
 

@@ -8,12 +8,12 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from app.config import cache_config, load_config
+from app.config import BASE_DIR, cache_config, load_config
 from app.extensions import cache, celery_init_app, db, jwt, migrate
 
 
 def create_app(config=None):
-    app = Flask(__name__, static_folder=None, instance_path=os.path.join(os.path.dirname(os.path.dirname(__file__)), "instance"))
+    app = Flask(__name__, static_folder=None, instance_path=os.path.join(BASE_DIR, "instance"))
     app.config.from_mapping(load_config(config))
     app.json.sort_keys = False
     app.json.ensure_ascii = False
@@ -26,7 +26,7 @@ def create_app(config=None):
     logging.basicConfig(level=os.environ.get("LOG_LEVEL", "INFO"))
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations"))
+    migrate.init_app(app, db, directory=os.path.join(BASE_DIR, "migrations"))
     jwt.init_app(app)
     cache.init_app(app, config=cache_config(app.config))
     celery_init_app(app)

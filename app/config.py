@@ -40,7 +40,6 @@ def _database_url():
 
 
 class Config:
-    APP_ENV = os.environ.get("APP_ENV", "development")
     SECRET_KEY = os.environ.get("SECRET_KEY", DEFAULT_SECRET)
     JWT_SECRET_KEY = os.environ.get("JWT_SECRET_KEY", SECRET_KEY)
     JWT_ACCESS_TOKEN_EXPIRES = timedelta(minutes=_int("JWT_ACCESS_MINUTES", 60))
@@ -91,11 +90,10 @@ class Config:
     WS_MAX_MESSAGE_BYTES = 64 * 1024
     WS_SEND_QUEUE_SIZE = _int("WS_SEND_QUEUE_SIZE", 256)
 
-    JSON_SORT_KEYS = False
 
 
 class DevelopmentConfig(Config):
-    DEBUG = False
+    pass
 
 
 class TestingConfig(Config):
@@ -114,7 +112,7 @@ CONFIGS = {
 }
 
 
-# Periodic tasks: run by the worker's beat (`celery ... worker -B`, see the Procfile) with
+# Periodic tasks: run by Celery beat (the Procfile's `beat` process) with
 # Redis, and by a background loop of the web process in embedded mode (app.tasks).
 BEAT_SCHEDULE = {
     "sweep-pending-pushes": {"task": "app.tasks.push.sweep_pushes", "schedule": 60.0},
@@ -146,7 +144,8 @@ def cache_config(settings):
     # No default expiry (the feed version must not expire); cached pages set their own.
     common = {"CACHE_KEY_PREFIX": "ventroom:", "CACHE_DEFAULT_TIMEOUT": 0}
     if settings["REDIS_URL"]:
-        return {**common, "CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": settings["REDIS_URL"]}
+        return {**common, "CACHE_TYPE": "RedisCache", "CACHE_REDIS_URL": settings["REDIS_URL"],
+                "CACHE_OPTIONS": {"socket_timeout": 2, "socket_connect_timeout": 2}}
     return {**common, "CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": 10000}
 
 

@@ -12,7 +12,6 @@ DETAILS = {
     401: "Authentication credentials were not provided.",
     403: "You do not have permission to perform this action.",
     404: "Not found.",
-    413: "Request body is too large.",
     415: "Unsupported media type.",
 }
 INVALID_TOKEN = "Given token not valid for any token type"

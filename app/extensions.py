@@ -32,9 +32,9 @@ def celery_init_app(app):
     """Bind a Celery app to ``app``: every task runs inside an app context.
 
     Embedded mode runs tasks eagerly. A task enqueued inside an app context (a request)
-    then runs when that context ends, after its database session is released, as a
-    worker would run it after the request: never nested in the caller's session, which
-    would hold a second pooled connection per request and could starve the pool under
+    then runs when that context ends, after its database session is released (and, for
+    a request, before its response is sent): never nested in the caller's session, which
+    would hold a second pooled connection per request and starve the pool under
     concurrent requests.
     """
 

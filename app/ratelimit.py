@@ -30,6 +30,7 @@ from flask_jwt_extended import decode_token
 from flask_limiter import Limit, Limiter, RateLimitExceeded
 
 from app.errors import error_response
+from app.security import request_token
 
 STANDARD, CREATE, REACTIONS = "standard", "create", "reactions"
 SETTINGS = {STANDARD: "RATELIMIT_STANDARD", CREATE: "RATELIMIT_CREATE", REACTIONS: "RATELIMIT_REACTIONS"}
@@ -55,8 +56,7 @@ def caller():
     key = g.get("_ratelimit_caller")
     if key is None:
         key = f"ip:{request.remote_addr or 'unknown'}"
-        header = request.headers.get("Authorization", "")
-        token = header[7:].strip() if header[:7].lower() == "bearer " else request.args.get("token")
+        token = request_token()
         if token:
             try:
                 key = f"user:{decode_token(token)['sub']}"

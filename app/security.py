@@ -1,11 +1,11 @@
 """JWT wiring: identity is the user id; failures answer in DRF's words."""
+from flask import request
 from flask_jwt_extended import decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 from jwt.exceptions import PyJWTError
 
 from app.errors import DETAILS, INVALID_TOKEN, error_response
-from app.extensions import db, jwt
-from app.models.users import User
+from app.extensions import jwt
 from app.services import users
 
 
@@ -18,7 +18,7 @@ def _unauthorized(detail):
 def register_jwt_callbacks():
     @jwt.user_lookup_loader
     def load_user(_header, payload):
-        return db.session.get(User, payload["sub"])
+        return users.get_user(payload["sub"])
 
     @jwt.user_lookup_error_loader
     def user_gone(_header, _payload):
@@ -39,6 +39,15 @@ def register_jwt_callbacks():
     @jwt.revoked_token_loader
     def revoked(_header, _payload):
         return _unauthorized(INVALID_TOKEN)
+
+
+def request_token():
+    """The access token of the current request: ``Authorization: Bearer``, else ``?token=``
+    (how WebSocket clients that cannot set headers send it)."""
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    return request.args.get("token") or None
 
 
 def user_id_from_token(token):

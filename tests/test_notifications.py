@@ -317,3 +317,8 @@ def test_devices_per_user_are_capped_oldest_out(client, app, alice):
     for index in range(5):
         client.post("/devices/", headers=alice.headers, json={"token": f"token-{index}", "platform": "fcm"})
     assert [token for _, token in devices_of(app, alice)] == ["token-2", "token-3", "token-4"]
+
+
+def test_reading_an_id_out_of_range_is_404(client, alice):
+    response = client.post(f"/notifications/{10**30}/read", headers=alice.headers)
+    assert response.status_code == 404 and response.json == {"detail": "Not found."}

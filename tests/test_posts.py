@@ -368,3 +368,30 @@ def test_media_that_is_not_a_file(client, alice):
                            json={"title": "t", "media": "abc", "media_type": "image"})
     assert response.status_code == 400
     assert response.json == {"media": ["The submitted data was not a file. Check the encoding type on the form."]}
+
+
+@pytest.mark.parametrize("path", ["/media/../instance/ventroom.sqlite3", "/media/.incoming/x",
+                                  "/media/vent_media/%2e%2e/%2e%2e/etc/passwd", "/media/nothing-here.jpg"])
+def test_media_outside_the_stored_files_is_404(client, path):
+    response = client.get(path)
+    assert response.status_code == 404 and response.json == {"detail": "Not found."}
+
+
+def test_an_edit_that_changes_nothing_saves_and_announces_nothing(client, app, alice, monkeypatch):
+    created = create(client, alice, title="Same", content="same").json
+    sent = []
+    monkeypatch.setattr("app.realtime.emit", lambda *args: sent.append(args))
+    response = client.patch(f"/ventroom/posts/{created['id']}/", json={"title": "Same"}, headers=alice.headers)
+    assert response.status_code == 200 and response.json["updated_at"] == created["updated_at"]
+    assert sent == []
+
+
+def test_a_cache_outage_after_the_commit_is_not_a_500(client, alice, monkeypatch):
+    from app.extensions import cache
+
+    def down(*args, **kwargs):
+        raise ConnectionError("cache is down")
+
+    monkeypatch.setattr(cache, "set", down)
+    response = create(client, alice)
+    assert response.status_code == 201

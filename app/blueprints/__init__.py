@@ -29,7 +29,6 @@ def request_data():
     return {key: (None if value in ("", "null") else value) for key, value in data.items()}
 
 
-
 @jwt_required()
 def _require_login():
     """A valid access token, or the DRF-style 401."""

@@ -51,7 +51,7 @@ def update_me():
     user = users.update_profile(
         current_user,
         display_name=data.get("display_name"),
-        photo_upload=photo if hasattr(photo, "stream") else None,
+        photo_upload=photo,
         clear_photo="profile_photo" in raw and photo is None,
     )
     return me_schema.dump(user)

@@ -11,7 +11,6 @@ from app.services import comments
 bp = login_required(Blueprint("comments", __name__, url_prefix="/ventroom/posts/<int:post_id>/comments"))
 
 
-
 @bp.get("/")
 def list_comments(post_id):
     """A plain array of top-level comments; the paginated envelope when asked for a page."""

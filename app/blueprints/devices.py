@@ -25,7 +25,6 @@ def register_converter(state):
     state.app.url_map.converters["device_token"] = TokenConverter
 
 
-
 @bp.post("/")
 def register_device():
     data = DeviceCreateSchema().load(request_data())

@@ -10,7 +10,6 @@ bp = login_required(Blueprint("notifications", __name__, url_prefix="/notificati
 notification_schema = NotificationSchema()
 
 
-
 @bp.get("/")
 def list_notifications():
     page, page_size = page_args(request.args)

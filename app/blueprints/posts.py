@@ -11,7 +11,6 @@ bp = login_required(Blueprint("posts", __name__, url_prefix="/ventroom/posts"))
 post_schema = PostSchema()
 
 
-
 @bp.get("/")
 def list_posts():
     page, page_size = page_args(request.args)

@@ -10,7 +10,6 @@ bp = login_required(Blueprint("reactions", __name__, url_prefix="/ventroom/react
 reaction_schema = ReactionSchema()
 
 
-
 @bp.post("/")
 def add_reaction():
     data = ReactionInputSchema().load(request_data())

@@ -7,7 +7,6 @@ from app.extensions import db
 from app.models.base import UTCDateTime, utcnow
 
 COMMENT, REPLY, REACTION = "comment", "reply", "reaction"
-KINDS = (COMMENT, REPLY, REACTION)
 PUSH_PENDING, PUSH_SENT, PUSH_THROTTLED, PUSH_NO_DEVICE, PUSH_FAILED = (
     "pending", "sent", "throttled", "no_device", "failed")
 

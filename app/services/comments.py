@@ -205,10 +205,6 @@ def create_comment(author, post_id, *, text="", parent_id=None, media_file=None,
     comment = _single(db.session.scalar(
         select(Comment).options(joinedload(Comment.user)).where(Comment.id == comment_id)))
     broadcast = dump_tree([comment], broadcast=True)[0]
-    # Done with the database: the connection goes back to the pool now (what was loaded
-    # stays readable), so the hooks below never hold it while a task run eagerly, in a
-    # session of its own, waits for another. Only ids are used from here on.
-    db.session.close()
     realtime.comment_created(broadcast, author_id, post_owner_id, parent_owner_id)
     notifications.enqueue_pushes(notified)
     if stored is not None:

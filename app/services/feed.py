@@ -100,5 +100,13 @@ def cached_page(viewer_id, page, page_size, build, personalize):
 
 
 def invalidate():
-    """Every cached feed page is stale from now on. Call it after the commit."""
-    cache.set(VERSION_KEY, _new_version(), timeout=0)  # one SET; 0 = no expiry
+    """Every cached feed page is stale from now on. Call it after the commit.
+
+    A cache that cannot be reached is logged, not raised: the write has committed and its
+    client must hear so (a 500 would invite a duplicate retry). Pages cached before the
+    outage can then be served until their TTL ends.
+    """
+    try:
+        cache.set(VERSION_KEY, _new_version(), timeout=0)  # one SET; 0 = no expiry
+    except Exception:
+        log.error("feed cache unreachable: the feed version was not renewed", exc_info=True)

@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 import filetype
 from flask import current_app
 
-from app.errors import TooLarge, field_error
+from app.errors import NotFound, TooLarge, field_error
 
 CHUNK = 64 * 1024
 POST_MEDIA = "vent_media"
@@ -38,8 +38,6 @@ MEDIA_KINDS = {
 class StoredFile:
     path: str  # relative to MEDIA_ROOT, with forward slashes
     media_type: str
-    mime: str
-    size: int
 
 
 def media_root():
@@ -51,6 +49,20 @@ def absolute_path(path):
     full = os.path.realpath(os.path.join(root, path))
     if not full.startswith(root + os.sep):
         raise ValueError("path escapes MEDIA_ROOT")
+    return full
+
+
+def public_file(path):
+    """The absolute path of a stored file that clients may fetch, or NotFound: nothing
+    outside MEDIA_ROOT, no dotfiles, nothing from the incoming area."""
+    if any(part.startswith(".") for part in path.split("/")):
+        raise NotFound()
+    try:
+        full = absolute_path(path)
+    except ValueError:
+        raise NotFound() from None
+    if not os.path.isfile(full):
+        raise NotFound()
     return full
 
 
@@ -98,7 +110,7 @@ def store_upload(upload, declared_type, folder, field="media"):
         os.makedirs(os.path.dirname(final), exist_ok=True)
         shutil.move(temp_path, final)
         os.chmod(final, 0o644)
-        return StoredFile(relative, actual, guess.mime, size)
+        return StoredFile(relative, actual)
     finally:
         if os.path.exists(temp_path):
             os.unlink(temp_path)

@@ -26,6 +26,7 @@ from app.models.notifications import (COMMENT, PUSH_PENDING, REACTION, REPLY, No
 from app.models.reactions import POST
 from app.models.users import User
 from app.pagination import check_page
+from app.services.ids import ensure_id
 from app.services.sql import insert_on_conflict
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,7 @@ def unread_count(user_id):
 
 def mark_read(user_id, notification_id):
     """Mark one of the caller's notifications read; someone else's is Not found."""
+    ensure_id(notification_id)
     result = db.session.execute(
         update(Notification)
         .where(Notification.id == notification_id, Notification.recipient_id == user_id)

@@ -1,6 +1,7 @@
 """Posts: the feed, detail with view counting, create, update, delete."""
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app import realtime
 from app.errors import NotFound, field_error
@@ -75,8 +76,7 @@ def view_post(post_id, viewer_id):
         raise NotFound()
     db.session.commit()
     post = load_post(post_id, viewer_id)
-    post.views = views  # not a change to save: later views may already have landed
-    db.session.expunge(post)
+    set_committed_value(post, "views", views)  # this view's count, not a change to save
     return post
 
 
@@ -112,8 +112,10 @@ def update_post(actor, post_id, changes):
         if field in changes and getattr(post, field) != changes[field]:
             setattr(post, field, changes[field])
             edited = True
-    if edited:
-        post.updated_at = utcnow()
+    if not edited:  # nothing changed: nothing to save, invalidate or announce
+        db.session.rollback()
+        return load_post(post_id, actor.id)
+    post.updated_at = utcnow()
     db.session.commit()
     feed.invalidate()
     post = load_post(post_id, actor.id)
@@ -148,6 +150,7 @@ def delete_post(actor, post_id):
 def post_exists(post_id):
     if not in_range(post_id):
         return False
-    found = db.session.scalar(select(Post.id).where(Post.id == post_id)) is not None
-    db.session.rollback()  # long-lived socket sessions must not hold a connection
-    return found
+    try:
+        return db.session.scalar(select(Post.id).where(Post.id == post_id)) is not None
+    finally:
+        db.session.rollback()  # long-lived socket sessions must not hold a connection

@@ -314,8 +314,13 @@ def provider_for(platform):
 
 
 def webpush_public_key():
-    """The VAPID public key clients subscribe with (``applicationServerKey``), or None."""
-    provider = provider_for(WEBPUSH)
+    """The VAPID public key clients subscribe with (``applicationServerKey``), or None
+    (also when the configured key is unusable: that is logged, and pushes are retried)."""
+    try:
+        provider = provider_for(WEBPUSH)
+    except RuntimeError:
+        log.exception("Web Push is misconfigured")
+        return None
     return provider.public_key() if isinstance(provider, WebPushProvider) else None
 
 

@@ -152,16 +152,14 @@ def add_reaction(actor, *, content_type, object_id, reaction_type):
         where=Reaction.reaction_type != statement.excluded.reaction_type,
     ).returning(Reaction.id)
     changed = db.session.execute(statement).scalar() is not None
-    # The summary as this transaction leaves it, read before the commit: nothing after the
-    # commit holds a pooled connection while after-commit hooks (which may run a task
-    # eagerly, in a session of its own) wait for another.
-    state = _state(actor_id, content_type, object_id, reaction_type)
     # Writes that must commit or roll back with the reaction go here, before the commit.
     notified = notifications.record_reaction(actor_id, content_type, target, owner_id) if changed else []
     db.session.commit()
 
-    # Committed: refresh caches and tell clients. A repeated identical reaction changed
-    # nothing, so it is not announced again.
+    # Committed: refresh caches and tell clients. The summary is read now, so that of two
+    # overlapping reactions the later event counts both. A repeated identical reaction
+    # changed nothing, so it is not announced again.
+    state = _state(actor_id, content_type, object_id, reaction_type)
     if changed and content_type == POST:
         feed.invalidate()  # a post's summary shows in the feed; a comment's does not
     if changed:
@@ -181,7 +179,6 @@ def remove_reaction(actor, *, content_type, object_id):
             Reaction.user_id == actor_id, Reaction.content_type == content_type,
             Reaction.object_id == object_id)).rowcount
     announce = bool(removed) and target is not None  # else nothing changed that anyone can see
-    state = _state(actor_id, content_type, object_id, None) if announce else None  # before the commit, as above
     # Writes that must commit or roll back with the removal go here, before the commit.
     db.session.commit()
 
@@ -190,4 +187,5 @@ def remove_reaction(actor, *, content_type, object_id):
         return
     if content_type == POST:
         feed.invalidate()
+    state = _state(actor_id, content_type, object_id, None)
     realtime.reaction_updated(_event_schema.dump(state), post_id, actor_id, owner_id, added=False)

@@ -18,10 +18,15 @@ def find_by_email(email):
     return db.session.scalar(select(User).where(User.email == normalize_email(email)))
 
 
+def get_user(user_id):
+    return db.session.get(User, user_id)
+
+
 def user_exists(user_id):
-    found = db.session.scalar(select(User.id).where(User.id == user_id)) is not None
-    db.session.rollback()  # hand the connection back: callers may hold their context for hours
-    return found
+    try:
+        return db.session.scalar(select(User.id).where(User.id == user_id)) is not None
+    finally:
+        db.session.rollback()  # hand the connection back: callers may hold their context for hours
 
 
 def create_user(*, email, password, display_name, is_admin=False):

@@ -14,12 +14,12 @@ import socket
 import threading
 
 import socketio
-from flask import current_app, request
+from flask import current_app
 from simple_websocket import ConnectionClosed
 from wsproto.events import TextMessage
 
 from app import realtime
-from app.security import user_id_from_token
+from app.security import request_token, user_id_from_token
 from app.sockets import protocol
 
 log = logging.getLogger(__name__)
@@ -182,15 +182,6 @@ class BridgedRedisManager(socketio.RedisManager):
         super()._handle_emit(message)
 
 
-def _token():
-    token = request.args.get("token")
-    if token:
-        return token
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    return value.strip() if scheme.lower() == "bearer" else None
-
-
 def _parse(raw):
     """``(type, data)`` of one client frame, or ProtocolError."""
     try:
@@ -219,7 +210,7 @@ def serve(ws):
 
 def _serve(ws):
     registry = current_app.extensions["raw_ws"]
-    user_id = user_id_from_token(_token())
+    user_id = user_id_from_token(request_token())
     if user_id is None:
         ws.close(CLOSE_UNAUTHORIZED, "Authentication failed")
         return

@@ -6,7 +6,7 @@ from flask_socketio import ConnectionRefusedError, emit, join_room, leave_room
 
 from app import realtime
 from app.extensions import socketio
-from app.security import user_id_from_token
+from app.security import request_token, user_id_from_token
 from app.sockets import protocol
 
 log = logging.getLogger(__name__)
@@ -28,12 +28,10 @@ class SocketIOSession:
 
 
 def _token(auth):
+    """The connect ``auth`` dict's token, else the request's (header or query)."""
     if isinstance(auth, dict) and auth.get("token"):
         return auth["token"]
-    if request.args.get("token"):
-        return request.args["token"]
-    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
-    return value.strip() if scheme.lower() == "bearer" else None
+    return request_token()
 
 
 @socketio.on("connect")
