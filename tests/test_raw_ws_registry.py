@@ -1,16 +1,33 @@
 """The raw-connection registry and its bounded per-connection queues, without a network."""
 import json
 import socket
+import threading
+import time
+
+from wsproto.events import Ping
 
 from app.sockets import raw_ws
 
 
 class FakeWS:
-    """Enough of simple_websocket.Server for RawConnection: a socket pair to write to."""
+    """Enough of simple_websocket.Server for RawConnection: a socket pair to write to, and
+    a wsproto connection that frames what is sent."""
 
     def __init__(self):
         self.sock, self.peer = socket.socketpair()
         self.connected = True
+        self.pong_received = True
+        self.ws = Framer()
+
+
+class Framer:
+    """Frames the two kinds of event the writer sends (short ones), as wsproto would."""
+
+    def send(self, event):
+        if isinstance(event, Ping):
+            return b"\x89\x00"
+        payload = event.data.encode()
+        return b"\x81" + bytes([len(payload)]) + payload
 
 
 def connection(registry, queue_size=8):
@@ -70,3 +87,33 @@ def test_leaving_and_finishing_empty_the_registry():
     assert registry.stats() == {"connections": 0, "groups": 0}
     conn.join("ventroom_feed")  # a late join after the end registers nothing
     assert registry.stats() == {"connections": 0, "groups": 0}
+
+
+def test_the_writer_pings_and_drops_a_client_that_does_not_answer():
+    registry = raw_ws.RawRegistry()
+    answering, silent = connection(registry), connection(registry)
+    for conn in (answering, silent):
+        conn.ping_interval = 0.05
+        conn.join("ventroom_feed")
+        conn.start()
+    received = []
+
+    def answer_pings():  # as a browser does: every ping gets its pong
+        answering.ws.peer.settimeout(1)
+        while not answering.closed:
+            try:
+                frame = answering.ws.peer.recv(64)
+            except OSError:
+                return
+            received.append(frame)
+            answering.ws.pong_received = True
+
+    threading.Thread(target=answer_pings, daemon=True).start()
+    time.sleep(0.5)
+    assert silent.closed and not answering.closed
+    assert sum(frame.startswith(b"\x89") for frame in received) >= 3
+    assert registry.stats() == {"connections": 1, "groups": 1}
+    registry.deliver({"type": "x", "event_id": "still-here"}, "ventroom_feed")
+    time.sleep(0.1)
+    answering.finish()
+    assert any(b"still-here" in frame for frame in received)

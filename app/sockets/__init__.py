@@ -21,10 +21,9 @@ def init_app(app):
         logger=False,
         engineio_logger=False,
     )
-    app.config["SOCK_SERVER_OPTIONS"] = {
-        "ping_interval": app.config["WS_PING_INTERVAL"],
-        "max_message_size": app.config["WS_MAX_MESSAGE_BYTES"],
-    }
+    # Each connection's writer (raw_ws.RawConnection) sends the pings, not
+    # simple-websocket's reader: events and pings come from one thread, in order.
+    app.config["SOCK_SERVER_OPTIONS"] = {"max_message_size": app.config["WS_MAX_MESSAGE_BYTES"]}
     sock.init_app(app)
     sock.route("/ws/", endpoint="raw_ws")(raw_ws.serve)  # "/ws" too: strict_slashes is off
 

@@ -16,7 +16,7 @@ import threading
 import socketio
 from flask import current_app
 from simple_websocket import ConnectionClosed
-from wsproto.events import TextMessage
+from wsproto.events import Ping, TextMessage
 
 from app import realtime
 from app.security import request_token, user_id_from_token
@@ -26,13 +26,41 @@ log = logging.getLogger(__name__)
 CLOSE_UNAUTHORIZED = 4401
 
 
-class RawConnection:
-    """One raw client: its groups, a bounded outgoing queue and one writer."""
+class SerializedSocket:
+    """A connection's socket whose every write goes out whole and one at a time.
 
-    def __init__(self, ws, user_id, registry, queue_size):
+    Two threads write to a raw connection: its writer (events, replies, pings) and
+    simple-websocket's reader (answers to the client's pings, the close handshake). A
+    large frame to a slow client is sent in pieces, and another write must never land
+    between them.
+    """
+
+    def __init__(self, sock):
+        self._sock = sock
+        self._lock = threading.Lock()
+
+    def send(self, data):
+        with self._lock:
+            self._sock.sendall(data)
+        return len(data)
+
+    sendall = send
+
+    def __getattr__(self, name):  # recv, close, shutdown, fileno...
+        return getattr(self._sock, name)
+
+
+class RawConnection:
+    """One raw client: its groups, a bounded outgoing queue and one writer, which also
+    pings the client every ``ping_interval`` seconds and drops it when a ping has gone
+    unanswered for a whole interval."""
+
+    def __init__(self, ws, user_id, registry, queue_size, ping_interval=None):
+        ws.sock = SerializedSocket(ws.sock)
         self.ws = ws
         self.user_id = user_id
         self.registry = registry
+        self.ping_interval = ping_interval or None
         self.groups = set()
         self.outbox = queue.Queue(maxsize=queue_size)
         self.closed = False
@@ -71,12 +99,21 @@ class RawConnection:
 
     def _write_loop(self):
         while True:
-            frame = self.outbox.get()
-            if frame is None or not self.ws.connected:
-                return
             try:
-                # sendall: a large frame to a slow reader may not fit in one send().
-                self.ws.sock.sendall(self.ws.ws.send(TextMessage(data=frame)))
+                frame = self.outbox.get(timeout=self.ping_interval)
+            except queue.Empty:  # a quiet interval: ping, if the last ping was answered
+                if not self.ws.pong_received:
+                    log.info("dropping raw client of user %s: no answer to a ping", self.user_id)
+                    self.abort()
+                    return
+                self.ws.pong_received = False
+                data = self.ws.ws.send(Ping())
+            else:
+                if frame is None or not self.ws.connected:
+                    return
+                data = self.ws.ws.send(TextMessage(data=frame))
+            try:
+                self.ws.sock.send(data)
             except OSError:
                 self.abort()
                 return
@@ -214,7 +251,8 @@ def _serve(ws):
     if user_id is None:
         ws.close(CLOSE_UNAUTHORIZED, "Authentication failed")
         return
-    conn = RawConnection(ws, user_id, registry, current_app.config["WS_SEND_QUEUE_SIZE"])
+    conn = RawConnection(ws, user_id, registry, current_app.config["WS_SEND_QUEUE_SIZE"],
+                         current_app.config["WS_PING_INTERVAL"])
     conn.join(realtime.user_group(user_id))
     conn.start()
     try:
