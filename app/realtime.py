@@ -52,6 +52,11 @@ def envelope(event_type, data):
     return {"type": event_type, "data": data, "timestamp": timestamp(), "event_id": str(uuid.uuid4())}
 
 
+def is_event(namespace, payload):
+    """Whether a Socket.IO emit is one of this module's events (what raw clients get)."""
+    return namespace in (None, "/") and isinstance(payload, dict) and "event_id" in payload
+
+
 def emit(event_type, data, groups):
     """Emit one event to the union of ``groups``; returns the envelope sent."""
     message = envelope(event_type, data)

@@ -1,5 +1,6 @@
 from flask import Blueprint, current_app
 
+from app import sockets
 from app.services import health
 
 bp = Blueprint("health", __name__)
@@ -8,7 +9,7 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 def healthz():
     """The process is up; with this process's raw WebSocket connection and group counts."""
-    return {"status": "ok", "websocket": current_app.extensions["raw_ws"].stats()}
+    return {"status": "ok", "websocket": sockets.stats(current_app)}
 
 
 @bp.get("/readyz")

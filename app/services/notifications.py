@@ -34,7 +34,7 @@ log = logging.getLogger(__name__)
 TITLES = {COMMENT: "New Comment", REPLY: "New Reply", REACTION: "New Reaction"}
 # The preference column that switches each kind on or off.
 PREFERENCE_OF_KIND = {COMMENT: "comments", REPLY: "replies", REACTION: "reactions"}
-PREFERENCE_FIELDS = ("comments", "replies", "reactions")
+PREFERENCE_FIELDS = tuple(PREFERENCE_OF_KIND.values())
 
 
 def _wants(recipient_id, kind):

@@ -28,6 +28,11 @@ def init_app(app):
     sock.route("/ws/", endpoint="raw_ws")(raw_ws.serve)  # "/ws" too: strict_slashes is off
 
 
+def stats(app):
+    """This process's raw WebSocket connections and groups."""
+    return app.extensions["raw_ws"].stats()
+
+
 def start_listening():
     """Start the message-queue listener now, not at the first Socket.IO connect:
     a process whose clients are all raw must hear remote emits too."""

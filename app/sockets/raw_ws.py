@@ -146,24 +146,24 @@ class RawRegistry:
             self._groups.setdefault(group, set()).add(conn)
             conn.groups.add(group)
 
+    def _remove(self, conn, group):
+        """Take ``conn`` out of ``group`` (lock held); an empty group is forgotten."""
+        members = self._groups.get(group)
+        if members is not None:
+            members.discard(conn)
+            if not members:
+                del self._groups[group]
+        conn.groups.discard(group)
+
     def leave(self, conn, group):
         with self._lock:
-            members = self._groups.get(group)
-            if members is not None:
-                members.discard(conn)
-                if not members:
-                    del self._groups[group]
-            conn.groups.discard(group)
+            self._remove(conn, group)
 
     def discard(self, conn):
+        """Forget ``conn`` entirely: every group, and the connection count."""
         with self._lock:
             for group in list(conn.groups):
-                members = self._groups.get(group)
-                if members is not None:
-                    members.discard(conn)
-                    if not members:
-                        del self._groups[group]
-            conn.groups.clear()
+                self._remove(conn, group)
             self.connections.discard(conn)
 
     def deliver(self, envelope, groups):
@@ -199,7 +199,7 @@ class BridgedManager(socketio.Manager):
         self.registry = registry
 
     def emit(self, event, data, namespace, room=None, skip_sid=None, callback=None, to=None, **kwargs):
-        if namespace in (None, "/") and isinstance(data, dict) and "event_id" in data:
+        if realtime.is_event(namespace, data):
             self.registry.deliver(data, to or room)
         return super().emit(event, data, namespace, room=room, skip_sid=skip_sid,
                             callback=callback, to=to, **kwargs)
@@ -214,7 +214,7 @@ class BridgedRedisManager(socketio.RedisManager):
 
     def _handle_emit(self, message):
         data = _unwrap(message.get("data"))
-        if message.get("namespace") in (None, "/") and isinstance(data, dict) and "event_id" in data:
+        if realtime.is_event(message.get("namespace"), data):
             self.registry.deliver(data, message.get("room"))
         super()._handle_emit(message)
 
