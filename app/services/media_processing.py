@@ -110,9 +110,14 @@ def process(kind, object_id):
         result = _process_file(path, row.media_type)
     except Rejected as exc:
         log.warning("media processing: %s %s failed: %s (%s)", kind, object_id, exc, path)
-        media.delete_files(path, thumbnail_path(path, "jpg"), thumbnail_path(path, "png"))
-        return _finish(kind, object_id, path, FAILED, None)
+        return _fail(kind, object_id, path)
     return _finish(kind, object_id, path, READY, result)
+
+
+def _fail(kind, object_id, path):
+    """An unprocessed original is never served: its file and any thumbnail go."""
+    media.delete_files(path, thumbnail_path(path, "jpg"), thumbnail_path(path, "png"))
+    return _finish(kind, object_id, path, FAILED, None)
 
 
 def mark_failed(kind, object_id):
@@ -123,8 +128,7 @@ def mark_failed(kind, object_id):
     db.session.rollback()
     if path is None:
         return None
-    media.delete_files(path, thumbnail_path(path, "jpg"), thumbnail_path(path, "png"))
-    return _finish(kind, object_id, path, FAILED, None)
+    return _fail(kind, object_id, path)
 
 
 def stuck(limit=500):

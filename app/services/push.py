@@ -430,7 +430,7 @@ def deliver(notification_id, attempt=0, now=None):
     now = utcnow()
     if delivered:
         return _finish(notification_id, attempts, PUSH_SENT, now)
-    if transient and attempts < config["PUSH_MAX_ATTEMPTS"]:
+    if transient:  # retried, or failed once out of attempts
         retry_after = max((exc.retry_after or 0) for exc in transient)
         return _schedule_retry(notification_id, attempts, now, retry_after)
     if gone and not transient and not permanent:
