@@ -5,7 +5,7 @@ import pytest
 from sqlalchemy import event, text
 from werkzeug.security import generate_password_hash
 
-from app import create_app
+from app import create_app, realtime
 from app.extensions import db as _db
 from app.models import users as user_models
 from tests import factories
@@ -88,6 +88,15 @@ def app(database_url, tmp_path):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture
+def events(monkeypatch):
+    """Every real-time event the services emit: ``[(type, data, groups), ...]``."""
+    sent = []
+    monkeypatch.setattr(realtime, "emit", lambda event_type, data, groups: sent.append(
+        (event_type, data, list(groups))))
+    return sent
 
 
 @pytest.fixture

@@ -2,10 +2,8 @@
 import re
 from datetime import datetime, timedelta
 
-import pytest
 from sqlalchemy import func, select
 
-from app import realtime
 from app.extensions import db
 from app.models import Comment, Post, Reaction
 from app.models.base import utcnow
@@ -18,15 +16,6 @@ FORBIDDEN = {"detail": "You do not have permission to perform this action."}
 NOT_FOUND = {"detail": "Not found."}
 TEXT_REQUIRED = {"text": ["This field is required unless a media file is sent."]}
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
-
-
-@pytest.fixture
-def events(monkeypatch):
-    """Every real-time event the services emit: ``[(type, data, groups), ...]``."""
-    sent = []
-    monkeypatch.setattr(realtime, "emit", lambda event_type, data, groups: sent.append(
-        (event_type, data, list(groups))))
-    return sent
 
 
 def make_post(client, user, title="A post"):

@@ -2,11 +2,9 @@
 wherever posts and comments appear; feed freshness; statement counts; events."""
 import uuid
 
-import pytest
 from flask_jwt_extended import create_access_token
 from sqlalchemy import func, select
 
-from app import realtime
 from app.extensions import db
 from app.models import Comment, Post, Reaction, User
 from app.services import feed
@@ -16,15 +14,6 @@ CONTENT_TYPE_ERROR = ["Invalid content type. Must be 'ventpost' or 'ventcomment'
 REACTION_TYPE_ERROR = ["Must be one of: 👍, ❤️, 😂, 😢 (or like, love, haha, sad)."]
 REQUIRED = ["This field is required."]
 MISSING = {"object_id": ["Object does not exist."]}
-
-
-@pytest.fixture
-def events(monkeypatch):
-    """Every real-time event the services emit: ``[(type, data, groups), ...]``."""
-    sent = []
-    monkeypatch.setattr(realtime, "emit", lambda event_type, data, groups: sent.append(
-        (event_type, data, list(groups))))
-    return sent
 
 
 class Account:
