@@ -8,6 +8,7 @@ from werkzeug.security import generate_password_hash
 from app import create_app, realtime
 from app.extensions import db as _db
 from app.models import users as user_models
+from app.services import feed
 from tests import factories
 from tests.services import (REQUIRE_SERVICES, RedisSlot, create_database, create_schema, drop_database,
                             postgres_available, redis_available)
@@ -141,6 +142,14 @@ class QueryCounter:
 
     def reset(self):
         self.statements.clear()
+
+    def uncached_feed_page(self, app, client, headers, page_size):
+        """``(response, statements)`` of one feed page read past the feed cache."""
+        with app.app_context():
+            feed.invalidate()
+        self.reset()
+        response = client.get(f"/ventroom/posts/?page_size={page_size}", headers=headers)
+        return response, self.count
 
 
 @pytest.fixture

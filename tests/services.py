@@ -29,21 +29,21 @@ def redis_available():
         return False
 
 
-def _admin_connection():
+def _admin_execute(statement):
+    """One statement on the admin connection, outside a transaction (CREATE/DROP DATABASE)."""
     conn = psycopg2.connect(PG_ADMIN_URL)
     conn.autocommit = True
-    return conn
+    try:
+        with conn.cursor() as cur:
+            cur.execute(statement)
+    finally:
+        conn.close()
 
 
 def create_database():
     """A new, empty PostgreSQL database for this run; returns its URL."""
     name = f"vr_test_{uuid.uuid4().hex[:12]}"
-    conn = _admin_connection()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    finally:
-        conn.close()
+    _admin_execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
 
 
@@ -61,12 +61,7 @@ def create_schema(url):
 
 def drop_database(url):
     name = url.rsplit("/", 1)[1]
-    conn = _admin_connection()
-    try:
-        with conn.cursor() as cur:
-            cur.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-    finally:
-        conn.close()
+    _admin_execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 class RedisSlot:

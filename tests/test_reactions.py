@@ -7,7 +7,6 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Comment, Post, Reaction, User
-from app.services import feed
 
 REACTIONS = "/ventroom/reactions/"
 CONTENT_TYPE_ERROR = ["Invalid content type. Must be 'ventpost' or 'ventcomment'."]
@@ -279,11 +278,7 @@ def test_feed_page_with_reactions_uses_a_fixed_number_of_statements(client, app,
         db.session.commit()
     counts = {}
     for size in (5, 50):
-        with app.app_context():
-            feed.invalidate()  # measure the uncached path
-        count_queries.reset()
-        response = client.get(f"/ventroom/posts/?page_size={size}", headers=alice.headers)
-        counts[size] = count_queries.count
+        response, counts[size] = count_queries.uncached_feed_page(app, client, alice.headers, size)
         results = response.json["results"]
         assert len(results) == size
         assert all(post["reaction_summary"] and post["user_reaction"] == "😂" for post in results)
