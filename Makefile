@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install migrate worker clean
+.PHONY: run test lint install migrate worker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -17,17 +17,26 @@ $(STAMP): requirements.txt | $(BIN)/python
 
 install: $(STAMP)
 
+# Local use says so: without APP_ENV the service refuses default secrets (production).
+export APP_ENV ?= development
+
 migrate: install
 	$(BIN)/flask db upgrade
 
 run: migrate
 	$(BIN)/gunicorn -k eventlet -w 1 --worker-connections 10000 -b 127.0.0.1:$(PORT) wsgi:app
 
-# A local worker with its own beat (needs REDIS_URL); in production they are two processes.
+# A local worker for both queues with its own beat (needs REDIS_URL); in production
+# media and push have separate workers and beat is a process of its own (Procfile).
 worker: install
-	$(BIN)/celery -A celery_worker.celery worker -B --loglevel=INFO
+	$(BIN)/celery -A celery_worker.celery worker -Q media,push -B --loglevel=INFO
 
-test: install
+# The layer contracts (.importlinter) and the linter first; pytest's summary is the last line.
+lint: install
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff check -q .
+
+test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 clean:

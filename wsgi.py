@@ -12,6 +12,9 @@ from psycogreen.eventlet import patch_psycopg  # noqa: E402
 
 patch_psycopg()
 
-from app import create_app  # noqa: E402
+from eventlet import tpool  # noqa: E402
 
+from app import create_app, offload  # noqa: E402
+
+offload.use(tpool.execute)  # CPU-heavy calls go to real threads, not the event loop
 app = create_app({"SOCKETIO_ASYNC_MODE": "eventlet"})

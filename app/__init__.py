@@ -4,9 +4,9 @@ import os
 
 from flask import Flask
 from flask_cors import CORS
-from werkzeug.middleware.proxy_fix import ProxyFix
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.config import BASE_DIR, cache_config, load_config
 from app.extensions import cache, celery_init_app, db, jwt, migrate
@@ -32,9 +32,11 @@ def create_app(config=None):
     celery_init_app(app)
     CORS(app, origins=app.config["CORS_ALLOWED_ORIGINS"], expose_headers=["Retry-After"], max_age=600)
 
-    from app import models  # noqa: F401  (registers every table with the metadata)
-    from app import ratelimit
-    from app import tasks  # noqa: F401  (registers every Celery task, in the worker too)
+    from app import (
+        models,  # noqa: F401  (registers every table with the metadata)
+        ratelimit,
+        tasks,  # noqa: F401  (registers every Celery task, in the worker too)
+    )
     from app.blueprints import auth, comments, devices, health, media, notifications, openapi, posts, reactions
     from app.cli import users
     from app.errors import register_error_handlers
@@ -43,13 +45,15 @@ def create_app(config=None):
     register_jwt_callbacks()
     register_error_handlers(app)
     ratelimit.init_app(app)
-    for blueprint in (auth.bp, posts.bp, comments.bp, reactions.bp, media.bp, health.bp, notifications.bp, devices.bp, openapi.bp):
+    for blueprint in (auth.bp, posts.bp, comments.bp, reactions.bp, media.bp, health.bp, notifications.bp,
+                      devices.bp, openapi.bp):
         app.register_blueprint(blueprint)
     app.cli.add_command(users)
 
-    from app import sockets
+    from app import openapi, sockets
 
     sockets.init_app(app)
+    openapi.declarations(app)  # every route is declared, or the app does not start
     return app
 
 

@@ -35,6 +35,6 @@ def set_admin(email, revoke):
     """Give a user admin rights (or take them away with --revoke)."""
     try:
         user = user_service.set_admin(email, not revoke)
-    except LookupError as err:
-        raise click.ClickException(str(err)) from None
+    except APIError as err:
+        raise click.ClickException(err.body["detail"]) from None
     click.echo(f"{user.email} is {'now' if user.is_admin else 'no longer'} an admin")

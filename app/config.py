@@ -24,9 +24,12 @@ def _int(name, default):
     return int(value) if value not in (None, "") else default
 
 
+def _list(value):
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
 def _origins(value):
-    value = value.strip()
-    return "*" if value == "*" else [origin.strip() for origin in value.split(",") if origin.strip()]
+    return "*" if value.strip() == "*" else _list(value)
 
 
 def _database_url():
@@ -52,6 +55,9 @@ class Config:
 
     MEDIA_ROOT = os.path.abspath(os.environ.get("MEDIA_ROOT") or os.path.join(BASE_DIR, "media"))
     PUBLIC_BASE_URL = (os.environ.get("PUBLIC_BASE_URL") or "").rstrip("/") or None
+    # Without PUBLIC_BASE_URL, absolute URLs come from the request's Host: only these hosts
+    # are answered (others: 400). Production needs one of the two.
+    TRUSTED_HOSTS = _list(os.environ.get("TRUSTED_HOSTS", "")) or None
     MAX_MEDIA_BYTES = _int("MAX_MEDIA_BYTES", 10 * 1024 * 1024)
     PORT = _int("PORT", 8000)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
@@ -74,7 +80,9 @@ class Config:
     VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY") or None  # base64url raw/DER, PEM, or a PEM file path
     VAPID_CLAIMS_EMAIL = os.environ.get("VAPID_CLAIMS_EMAIL") or None  # the VAPID "sub": an email or https URL
     FIREBASE_CREDENTIALS = os.environ.get("FIREBASE_CREDENTIALS") or None  # service-account JSON: path or content
-    WEBPUSH_ALLOW_HTTP = _bool("WEBPUSH_ALLOW_HTTP", False)  # accept http:// push endpoints (tests only)
+    # Accept http:// and private-address push endpoints: for tests against a local fake
+    # push service only (refused in production).
+    PUSH_ALLOW_PRIVATE_ENDPOINTS = _bool("PUSH_ALLOW_PRIVATE_ENDPOINTS", False)
     PUSH_TTL_SECONDS = _int("PUSH_TTL_SECONDS", 24 * 3600)
     PUSH_TIMEOUT_SECONDS = _int("PUSH_TIMEOUT_SECONDS", 10)
     PUSH_SWEEP_AFTER_SECONDS = _int("PUSH_SWEEP_AFTER_SECONDS", 120)  # a push still pending this long is re-sent
@@ -111,6 +119,9 @@ CONFIGS = {
     "testing": TestingConfig,
     "production": ProductionConfig,
 }
+# Unset means production: a deployment that forgot APP_ENV gets the strict checks, and
+# `make run` and the tests say development or testing explicitly.
+DEFAULT_ENV = "production"
 
 
 # Periodic tasks: run by Celery beat (the Procfile's `beat` process) with
@@ -121,9 +132,17 @@ BEAT_SCHEDULE = {
 }
 
 
+# Media and push have queues of their own, consumed by separate workers (the Procfile's
+# `worker` and `pushworker`): a push service that hangs cannot hold up media cleaning.
+TASK_ROUTES = {"app.tasks.media.*": {"queue": "media"}, "app.tasks.push.*": {"queue": "push"}}
+
+
 def _celery_settings(redis_url):
     if redis_url:
         return {
+            "task_routes": TASK_ROUTES,
+            "task_default_queue": "media",
+            "task_time_limit": 600,  # a hard ceiling for any task; each task sets its own
             "broker_url": redis_url,
             "result_backend": redis_url,
             "task_ignore_result": True,
@@ -150,11 +169,31 @@ def cache_config(settings):
     return {**common, "CACHE_TYPE": "SimpleCache", "CACHE_THRESHOLD": 10000}
 
 
+def _refuse(message):
+    raise RuntimeError(f"Refusing to start: {message}")
+
+
+def _check_production(settings):
+    """Fail closed: a deployment never runs on a default, short or test setting."""
+    for key in ("SECRET_KEY", "JWT_SECRET_KEY"):
+        value = settings.get(key) or ""
+        if value == DEFAULT_SECRET or len(value) < 16:
+            _refuse(f"{key} must be set to a strong secret (16+ characters), or APP_ENV=development "
+                    "for local use.")
+    if not (settings.get("PUBLIC_BASE_URL") or settings.get("TRUSTED_HOSTS")):
+        _refuse("set PUBLIC_BASE_URL or TRUSTED_HOSTS: absolute URLs must not come from an "
+                "arbitrary Host header.")
+    if settings.get("PUSH_ALLOW_PRIVATE_ENDPOINTS"):
+        _refuse("PUSH_ALLOW_PRIVATE_ENDPOINTS is for tests only.")
+
+
 def load_config(overrides=None):
     """The settings for ``APP_ENV`` as a dict; ``overrides`` win, derived values follow them."""
     overrides = dict(overrides or {})
-    env = overrides.get("APP_ENV") or os.environ.get("APP_ENV", "development")
-    cls = CONFIGS.get(env, DevelopmentConfig)
+    env = overrides.get("APP_ENV") or os.environ.get("APP_ENV") or DEFAULT_ENV
+    if env not in CONFIGS:
+        _refuse(f"unknown APP_ENV {env!r} (one of: {', '.join(CONFIGS)}).")
+    cls = CONFIGS[env]
     settings = {key: getattr(cls, key) for key in dir(cls) if key.isupper()}
     settings.update(overrides)
     settings["APP_ENV"] = env
@@ -162,9 +201,5 @@ def load_config(overrides=None):
     # The whole request: the media file plus room for the other form fields.
     settings.setdefault("MAX_CONTENT_LENGTH", settings["MAX_MEDIA_BYTES"] + 1024 * 1024)
     if env == "production":
-        for key in ("SECRET_KEY", "JWT_SECRET_KEY"):
-            value = settings.get(key) or ""
-            if value == DEFAULT_SECRET or len(value) < 16:
-                raise RuntimeError(
-                    f"{key} must be set to a strong secret (16+ characters) when APP_ENV=production")
+        _check_production(settings)
     return settings

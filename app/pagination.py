@@ -6,6 +6,13 @@ from app.urls import page_url
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+# The two query parameters, as OpenAPI describes them.
+PAGE_QUERY = (
+    {"in": "query", "name": "page", "schema": {"type": "integer", "minimum": 1, "default": 1},
+     "description": "1-based; past the end or not a positive integer: 404 `Invalid page.`"},
+    {"in": "query", "name": "page_size", "schema": {"type": "integer", "minimum": 1, "default": DEFAULT_PAGE_SIZE},
+     "description": f"Larger than {MAX_PAGE_SIZE} is clamped to {MAX_PAGE_SIZE}; non-numeric or < 1: 400."},
+)
 
 
 def page_args(args):
@@ -35,7 +42,7 @@ def check_page(page, page_size, count):
         raise InvalidPage()
 
 
-def envelope(results, count, page, page_size):
+def page_body(results, count, page, page_size):
     last = max(1, -(-count // page_size))
     return {
         "count": count,

@@ -8,7 +8,7 @@ raw ``/ws/`` clients from the bridge in ``app.sockets``. One emit to several gro
 reaches each connection once, so every copy of an event carries the same id.
 """
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from app.extensions import socketio
 
@@ -45,7 +45,7 @@ def user_group(user_id):
 
 
 def timestamp():
-    return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def envelope(event_type, data):

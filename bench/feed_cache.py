@@ -109,7 +109,7 @@ def timings(app, tokens, page_size, rounds):
     return found
 
 
-def hit_ratio(app, tokens, page_size, reads, write_every, rng):
+def hit_ratio(app, tokens, page_size, reads, write_every, *, rng):
     """Readers spread over users and pages (most read page 1); one new post every
     ``write_every`` reads (0: no writes). Returns ``(user_hits, shared_hits, builds)``:
     reads served from the reader's own page, reads that took the shared page (plus one
@@ -149,7 +149,8 @@ def hit_ratio(app, tokens, page_size, reads, write_every, rng):
 
 
 def ms(values):
-    return f"median {statistics.median(values) * 1000:7.2f} ms   p95 {sorted(values)[int(len(values) * 0.95)] * 1000:7.2f} ms"
+    p95 = sorted(values)[int(len(values) * 0.95)]
+    return f"median {statistics.median(values) * 1000:7.2f} ms   p95 {p95 * 1000:7.2f} ms"
 
 
 def cleanup(app, args):
@@ -193,13 +194,14 @@ def main():
                 print(f"  {name:<17} {ms(values)}")
             for layer in ("request", "service"):
                 uncached = statistics.median(found[f"{layer} uncached"])
-                print(f"  {layer} speed-up (median): cached x{uncached / statistics.median(found[f'{layer} cached']):.1f}, "
-                      f"shared x{uncached / statistics.median(found[f'{layer} shared']):.1f}")
+                cached = uncached / statistics.median(found[f"{layer} cached"])
+                shared = uncached / statistics.median(found[f"{layer} shared"])
+                print(f"  {layer} speed-up (median): cached x{cached:.1f}, shared x{shared:.1f}")
 
             print(f"\nhit ratio, {args.reads} reads by {args.users} users (page 1: 80%, 2: 15%, 3: 5%):")
             print(f"  {'':<24} {'own page':>9} {'shared page':>12} {'built':>7}   hit ratio (own / any cache)")
             for write_every in (0, 100, 20, 5):
-                own, shared, built = hit_ratio(app, tokens, args.page_size, args.reads, write_every, rng)
+                own, shared, built = hit_ratio(app, tokens, args.page_size, args.reads, write_every, rng=rng)
                 label = "no writes" if not write_every else f"1 write per {write_every} reads"
                 print(f"  {label:<24} {own:9d} {shared:12d} {built:7d}   "
                       f"{own / args.reads:6.1%} / {(own + shared) / args.reads:6.1%}")

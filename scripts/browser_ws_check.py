@@ -60,7 +60,7 @@ def main():
              "--disable-background-networking", "--disable-component-update", "--disable-sync",
              f"--user-data-dir={directory / 'profile'}", "--virtual-time-budget=15000", "--dump-dom",
              f"http://127.0.0.1:{page_port}/index.html"],
-            capture_output=True, text=True, timeout=120)
+            check=False, capture_output=True, text=True, timeout=120)
         httpd.shutdown()
         log = result.stdout.split('<pre id="log">')[-1].split("</pre>")[0]
         print(log)

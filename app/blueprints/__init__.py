@@ -1,10 +1,20 @@
-"""HTTP only: parse, call a service, serialize, pick the status."""
-import json
+"""HTTP only: parse, call a service, serialize, pick the status.
 
-from flask import request
+Every view is declared with ``@endpoint(...)``: one declaration loads the request body
+with its schema, dumps the response with its schema and is what ``GET /openapi.json``
+is built from (``app.openapi``). ``create_app`` refuses a route whose view has none.
+"""
+import functools
+import json
+from dataclasses import dataclass
+
+from flask import Response, request
 from flask_jwt_extended import jwt_required
+from marshmallow import Schema
 
 from app.errors import APIError
+
+JSON_TYPES = ("application/json",)
 
 
 def request_data():
@@ -15,7 +25,7 @@ def request_data():
             return {}
         try:
             data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             raise APIError({"detail": f"JSON parse error - {exc}"}) from None
         if not isinstance(data, dict):
             raise APIError({"non_field_errors": ["Invalid data. Expected a dictionary, but got "
@@ -38,3 +48,63 @@ def login_required(blueprint):
     """Every endpoint of ``blueprint`` needs a valid access token."""
     blueprint.before_request(_require_login)
     return blueprint
+
+
+@dataclass(frozen=True)
+class Declaration:
+    """What an endpoint takes and answers; ``app.openapi`` documents it."""
+
+    summary: str
+    body: Schema | None = None  # loaded from JSON (and from multipart when ``form``)
+    form: bool = False
+    query: object = None  # a Schema, or OpenAPI parameter dicts (documentation only)
+    # A Schema the result is dumped with; a tuple of them: one or the other (documentation
+    # only, the view answers Dumped); a string: a media type (the view answers a file).
+    response: object = None
+    status: int = 200
+    errors: tuple = ()  # statuses particular to this endpoint; the shared ones are derived
+    public: bool = False  # no bearer token
+    description: str | None = None
+    extra_responses: tuple = ()  # (status, description, Schema)
+
+
+def _instance(schema):
+    return schema() if isinstance(schema, type) else schema
+
+
+class Dumped:
+    """A result that is already a JSON body (a cached page, a serialized tree)."""
+
+    def __init__(self, body):
+        self.body = body
+
+
+def endpoint(summary, *, body=None, response=None, **options):
+    """Declare a view. With ``body``, the view gets the loaded body as ``data`` (partial
+    for PATCH). Its result is dumped with ``response``; it may also be ``Dumped(body)``,
+    a Response, or ``(result, status)`` to answer another status."""
+    declaration = Declaration(summary, body=_instance(body) if body else None,
+                              response=_instance(response) if isinstance(response, type) else response,
+                              **options)
+
+    def decorate(view):
+        @functools.wraps(view)
+        def wrapper(*args, **kwargs):
+            if declaration.body is not None:
+                kwargs["data"] = declaration.body.load(request_data(), partial=request.method == "PATCH")
+            result = view(*args, **kwargs)
+            status = declaration.status
+            if isinstance(result, tuple):
+                result, status = result
+            if isinstance(result, Response):
+                return result
+            if declaration.response is None or status == 204:
+                return "", status
+            if isinstance(result, Dumped):
+                return result.body, status
+            return declaration.response.dump(result), status
+
+        wrapper.declaration = declaration
+        return wrapper
+
+    return decorate

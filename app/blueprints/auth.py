@@ -1,57 +1,60 @@
+"""Accounts and tokens."""
 from flask import Blueprint
 from flask_jwt_extended import create_access_token, create_refresh_token, current_user, jwt_required
 
-from app.blueprints import request_data
-from app.schemas.users import LoginSchema, MeSchema, ProfileUpdateSchema, RegisterSchema
+from app.blueprints import endpoint
+from app.schemas.users import (
+    AccessTokenSchema,
+    LoginSchema,
+    MeSchema,
+    ProfileUpdateSchema,
+    RegisterSchema,
+    TokenPairSchema,
+)
 from app.services import users
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
-me_schema = MeSchema()
 
 
-def token_response(user, status):
-    body = {
-        "user": me_schema.dump(user),
-        "access_token": create_access_token(identity=user.id),
-        "refresh_token": create_refresh_token(identity=user.id),
-    }
-    return body, status
+def token_pair(user):
+    return {"user": user, "access_token": create_access_token(identity=user.id),
+            "refresh_token": create_refresh_token(identity=user.id)}
 
 
 @bp.post("/register")
-def register():
-    data = RegisterSchema().load(request_data())
-    return token_response(users.create_user(**data), 201)
+@endpoint("Create an account", body=RegisterSchema, response=TokenPairSchema, status=201, public=True)
+def register(data):
+    return token_pair(users.create_user(**data))
 
 
 @bp.post("/login")
-def login():
-    data = LoginSchema().load(request_data())
-    return token_response(users.authenticate(data["email"], data["password"]), 200)
+@endpoint("Log in", body=LoginSchema, response=TokenPairSchema, public=True, errors=(401,),
+          description="Wrong credentials: 401 `No active account found with the given credentials`.")
+def login(data):
+    return token_pair(users.authenticate(data["email"], data["password"]))
 
 
 @bp.post("/refresh")
+@endpoint("A new access token", response=AccessTokenSchema,
+          description="Takes the **refresh** token (not an access token) as the bearer token.")
 @jwt_required(refresh=True)
 def refresh():
     return {"access_token": create_access_token(identity=current_user.id)}
 
 
 @bp.get("/me")
+@endpoint("The caller", response=MeSchema)
 @jwt_required()
 def me():
-    return me_schema.dump(current_user)
+    return current_user
 
 
 @bp.route("/me", methods=["PATCH", "PUT"])
+@endpoint("Update the caller's profile", body=ProfileUpdateSchema, form=True, response=MeSchema,
+          description="`profile_photo` is an image file (multipart), cleaned of its metadata before it is "
+                      "stored; `profile_photo: null` clears it.")
 @jwt_required()
-def update_me():
-    raw = request_data()
-    data = ProfileUpdateSchema().load(raw)
+def update_me(data):
     photo = data.get("profile_photo")
-    user = users.update_profile(
-        current_user,
-        display_name=data.get("display_name"),
-        photo_upload=photo,
-        clear_photo="profile_photo" in raw and photo is None,
-    )
-    return me_schema.dump(user)
+    return users.update_profile(current_user, display_name=data.get("display_name"), photo_upload=photo,
+                                clear_photo="profile_photo" in data and photo is None)

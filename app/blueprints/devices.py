@@ -1,17 +1,20 @@
-"""Push targets. ``DELETE /devices/{token}`` takes the token URL-encoded in the path;
-a Web Push subscription (JSON, with an endpoint URL inside) is easier to send as
+"""Push targets (FCM tokens and Web Push subscriptions).
+
+``DELETE /devices/{token}`` takes the token URL-encoded in the path; a Web Push
+subscription (JSON, with an endpoint URL inside) is easier to send as
 ``DELETE /devices/?token=...``. Either form also accepts just the subscription's
 endpoint URL, which is what identifies a Web Push device."""
 from flask import Blueprint, request
 from flask_jwt_extended import current_user
 from werkzeug.routing import PathConverter
 
-from app.blueprints import login_required, request_data
-from app.schemas.notifications import DeviceCreateSchema, DeviceSchema
-from app.services import push
+from app.blueprints import endpoint, login_required
+from app.schemas.devices import DeviceCreateSchema, DeviceSchema, WebPushKeySchema
+from app.services import devices, push
 
 bp = login_required(Blueprint("devices", __name__, url_prefix="/devices"))
-device_schema = DeviceSchema()
+TOKEN_QUERY = ({"in": "query", "name": "token", "required": True, "schema": {"type": "string"},
+                "description": "The token, subscription JSON or endpoint URL."},)
 
 
 class TokenConverter(PathConverter):
@@ -26,27 +29,29 @@ def register_converter(state):
 
 
 @bp.post("/")
-def register_device():
-    data = DeviceCreateSchema().load(request_data())
-    device = push.register_device(current_user.id, token=data["token"], platform=data["platform"])
-    return device_schema.dump(device), 201
+@endpoint("Register a push target", body=DeviceCreateSchema, response=DeviceSchema, status=201,
+          description="`token`: an FCM registration token, or a Web Push subscription (JSON string or "
+                      "object) whose endpoint is https on a public address.")
+def register_device(data):
+    return devices.register_device(current_user.id, token=data["token"], platform=data["platform"])
 
 
 @bp.get("/webpush-key")
+@endpoint("The VAPID public key (null when Web Push is off)", response=WebPushKeySchema)
 def webpush_key():
-    """The VAPID public key a browser subscribes with (null when Web Push is not configured)."""
     return {"public_key": push.webpush_public_key()}
 
 
 @bp.delete("/")
+@endpoint("Remove a push target", query=TOKEN_QUERY, status=204, errors=(400,),
+          description="204 whether or not the caller had it.")
 def unregister_device_by_query():
-    push.unregister_device(current_user.id, request.args.get("token"))
-    return "", 204
+    devices.unregister_device(current_user.id, request.args.get("token"))
 
 
 # merge_slashes=False: an encoded endpoint URL ("https://...") keeps its double slash.
 @bp.delete("/<device_token:token>", merge_slashes=False)
+@endpoint("Remove a push target", status=204, description="204 whether or not the caller had it.")
 def unregister_device(token):
     # "/devices/<token>/" is served too; no token ends in "/", but an endpoint URL might.
-    push.unregister_device(current_user.id, token, *([token[:-1]] if token.endswith("/") else []))
-    return "", 204
+    devices.unregister_device(current_user.id, token, *([token[:-1]] if token.endswith("/") else []))

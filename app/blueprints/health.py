@@ -1,20 +1,23 @@
+"""Liveness and readiness."""
 from flask import Blueprint, current_app
 
-from app import sockets
+from app.blueprints import endpoint
+from app.schemas.health import HealthSchema, ReadinessSchema
 from app.services import health
 
 bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
+@endpoint("Liveness, with this process's WebSocket counts", response=HealthSchema, public=True)
 def healthz():
-    """The process is up; with this process's raw WebSocket connection and group counts."""
-    return {"status": "ok", "websocket": sockets.stats(current_app)}
+    return {"status": "ok", "websocket": current_app.extensions["raw_ws"].stats()}
 
 
 @bp.get("/readyz")
+@endpoint("Readiness: the database and Redis answer", response=ReadinessSchema, public=True,
+          extra_responses=((503, "A dependency does not answer.", ReadinessSchema),))
 def readyz():
-    """The database and, when configured, Redis answer."""
     checks = health.check_dependencies()
     ready = all(value == "ok" for value in checks.values())
     return {"status": "ok" if ready else "unavailable", "checks": checks}, 200 if ready else 503

@@ -1,46 +1,47 @@
+"""Vent Room posts."""
 from flask import Blueprint, request
 from flask_jwt_extended import current_user
 
-from app.blueprints import login_required, request_data
-from app.errors import field_error
-from app.pagination import envelope, page_args
+from app.blueprints import Dumped, endpoint, login_required
+from app.pagination import PAGE_QUERY, page_args, page_body
+from app.schemas.common import page_of
 from app.schemas.posts import PostCreateSchema, PostSchema, PostUpdateSchema
 from app.services import posts
 
 bp = login_required(Blueprint("posts", __name__, url_prefix="/ventroom/posts"))
-post_schema = PostSchema()
 
 
 @bp.get("/")
+@endpoint("The feed, newest first", query=PAGE_QUERY, response=page_of(PostSchema), errors=(400, 404))
 def list_posts():
     page, page_size = page_args(request.args)
     results, count = posts.feed_page(current_user.id, page, page_size)
-    return envelope(results, count, page, page_size)
+    return Dumped(page_body(results, count, page, page_size))
 
 
 @bp.post("/")
-def create_post():
-    data = PostCreateSchema().load(request_data())
-    post = posts.create_post(current_user, title=data["title"], content=data["content"],
+@endpoint("Create a post", body=PostCreateSchema, form=True, response=PostSchema, status=201,
+          description="`media_type` goes with `media` and must match the file's sniffed type. "
+                      "`media` is null until `media_status` is `ready`.")
+def create_post(data):
+    return posts.create_post(current_user, title=data["title"], content=data["content"],
                              media_file=data["media"], media_type=data["media_type"])
-    return post_schema.dump(post), 201
 
 
 @bp.get("/<int:post_id>/")
+@endpoint("One post (adds one view)", response=PostSchema, errors=(404,))
 def get_post(post_id):
-    return post_schema.dump(posts.view_post(post_id, current_user.id))
+    return posts.view_post(post_id, current_user.id)
 
 
 @bp.route("/<int:post_id>/", methods=["PUT", "PATCH"])
-def update_post(post_id):
-    raw = request_data()
-    if raw.get("media") is not None:
-        raise field_error("media", "Media cannot be changed once posted.")
-    changes = PostUpdateSchema(partial=request.method == "PATCH").load(raw)
-    return post_schema.dump(posts.update_post(current_user, post_id, changes))
+@endpoint("Edit a post's title and content", body=PostUpdateSchema, response=PostSchema, errors=(403, 404),
+          description="Owner or admin; PUT needs `title`; media cannot be changed.")
+def update_post(post_id, data):
+    return posts.update_post(current_user, post_id, data)
 
 
 @bp.delete("/<int:post_id>/")
+@endpoint("Delete a post, its comments and reactions", status=204, errors=(403, 404))
 def delete_post(post_id):
     posts.delete_post(current_user, post_id)
-    return "", 204

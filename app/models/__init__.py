@@ -1,6 +1,7 @@
 """SQLAlchemy models. Constraints live in the database, not in Python checks."""
 from app.models.comments import Comment
-from app.models.notifications import Device, Notification, NotificationPreference
+from app.models.devices import Device
+from app.models.notifications import Notification, NotificationPreference
 from app.models.posts import Post
 from app.models.reactions import Reaction
 from app.models.users import User

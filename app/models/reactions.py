@@ -4,9 +4,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 from app.extensions import db
 from app.models.base import UTCDateTime, utcnow
 
-POST = "ventpost"
-COMMENT = "ventcomment"
-CONTENT_TYPES = (POST, COMMENT)
+VENTPOST = "ventpost"
+VENTCOMMENT = "ventcomment"
+CONTENT_TYPES = (VENTPOST, VENTCOMMENT)
 # The order ties are broken in, in every reaction summary.
 REACTION_TYPES = ("👍", "❤️", "😂", "😢")
 REACTION_NAMES = {"like": "👍", "love": "❤️", "haha": "😂", "sad": "😢"}

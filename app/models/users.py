@@ -4,6 +4,7 @@ from sqlalchemy import Boolean, String, false
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from app import offload
 from app.extensions import db
 from app.models.base import UTCDateTime, utcnow
 
@@ -20,11 +21,12 @@ class User(db.Model):
     is_admin: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
 
+    # Hashing runs off the event loop (app.offload): scrypt takes tens of milliseconds.
     def set_password(self, password):
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = offload.run(generate_password_hash, password)
 
     def check_password(self, password):
-        return check_password_hash(self.password_hash, password)
+        return offload.run(check_password_hash, self.password_hash, password)
 
     def __repr__(self):
         return f"<User {self.id} {self.email}>"

@@ -3,8 +3,8 @@ import re
 
 from marshmallow import EXCLUDE, Schema, fields, post_load, validate, validates_schema
 
-from app.schemas.fields import ReactionCount, StrippedString, UTCDateTime
-from app.schemas.posts import MediaFieldsMixin, MediaInputMixin, validate_media_pair
+from app.schemas.fields import ReactionCount, StrippedString, Unchangeable, UTCDateTime
+from app.schemas.posts import MEDIA_UNCHANGEABLE, MediaFieldsMixin, MediaInputMixin, validate_media_pair
 from app.schemas.users import UserSchema
 
 TEXT_MAX = 5000
@@ -51,7 +51,7 @@ class CommentSchema(MediaFieldsMixin, Schema):
     created_at = UTCDateTime()
     updated_at = UTCDateTime()
     parent = fields.Integer(attribute="parent_id", allow_none=True)
-    replies = fields.List(fields.Nested(lambda: CommentSchema()))
+    replies = fields.List(fields.Nested(lambda: CommentSchema()))  # noqa: PLW0108 (defined below)
     reaction_summary = ReactionCount()
     user_reaction = fields.String(allow_none=True)
 
@@ -114,6 +114,7 @@ class CommentUpdateSchema(Schema):
 
     text = StrippedString(required=True, allow_none=True, error_messages={"required": REQUIRED},
                           validate=validate.Length(max=TEXT_MAX, error=TEXT_TOO_LONG))
+    media = Unchangeable(MEDIA_UNCHANGEABLE)
 
     @post_load
     def blank_text(self, data, **kwargs):

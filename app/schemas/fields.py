@@ -1,4 +1,4 @@
-from marshmallow import fields
+from marshmallow import ValidationError, fields
 from werkzeug.datastructures import FileStorage
 
 from app.urls import media_url
@@ -20,6 +20,15 @@ class MediaURL(fields.Field):
         return media_url(value)
 
 
+class ProcessedMediaURL(MediaURL):
+    """The URL of a post's or comment's file, null until its ``media_status`` is ready:
+    an upload waiting in quarantine has no URL at all."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        status = obj.get("media_status") if isinstance(obj, dict) else getattr(obj, "media_status", None)
+        return media_url(value) if status == "ready" else None
+
+
 class ReactionCount(fields.Field):
     def _serialize(self, value, attr, obj, **kwargs):
         return [{"reaction_type": kind, "count": count} for kind, count in (value or [])]
@@ -39,3 +48,14 @@ class Upload(fields.Raw):
         if not isinstance(value, FileStorage):
             raise self.make_error("invalid")
         return value
+
+
+class Unchangeable(fields.Field):
+    """A field an update may not set: anything but null is refused with ``message``."""
+
+    def __init__(self, message, **kwargs):
+        super().__init__(allow_none=True, load_only=True, **kwargs)
+        self.message = message
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        raise ValidationError(self.message)

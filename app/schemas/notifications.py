@@ -1,6 +1,5 @@
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields
 
-from app.models.notifications import PLATFORMS
 from app.schemas.fields import UTCDateTime
 from app.schemas.users import UserSchema
 
@@ -30,19 +29,5 @@ class PreferencesSchema(Schema):
     reactions = fields.Boolean(required=True)
 
 
-class DeviceCreateSchema(Schema):
-    class Meta:
-        unknown = EXCLUDE
-
-    # An FCM registration token (string), or a Web Push subscription: the JSON of
-    # PushSubscription.toJSON(), as a string or as an object.
-    token = fields.Raw(required=True, allow_none=False)
-    platform = fields.String(
-        required=True, validate=validate.OneOf(PLATFORMS, error='"{input}" is not a valid choice.'))
-
-
-class DeviceSchema(Schema):
-    id = fields.Integer()
-    platform = fields.String()
-    token = fields.String()
-    created_at = UTCDateTime()
+class MarkedReadSchema(Schema):
+    marked_read = fields.Integer()

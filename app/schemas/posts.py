@@ -1,6 +1,6 @@
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from app.schemas.fields import MediaURL, ReactionCount, StrippedString, Upload, UTCDateTime
+from app.schemas.fields import ProcessedMediaURL, ReactionCount, StrippedString, Unchangeable, Upload, UTCDateTime
 from app.schemas.users import UserSchema
 
 MEDIA_TYPES = ("image", "video", "audio")
@@ -9,10 +9,10 @@ MEDIA_TYPES = ("image", "video", "audio")
 class MediaFieldsMixin:
     """Output fields of anything that carries one uploaded file."""
 
-    media = MediaURL()
+    media = ProcessedMediaURL()
     media_type = fields.String()
     media_status = fields.String()
-    thumbnail = MediaURL()
+    thumbnail = ProcessedMediaURL()
     media_info = fields.Dict()
 
 
@@ -64,9 +64,15 @@ class PostCreateSchema(MediaInputMixin, Schema):
         validate_media_pair(data, "content", "This field is required unless a media file is sent.")
 
 
+MEDIA_UNCHANGEABLE = "Media cannot be changed once posted."
+
+
 class PostUpdateSchema(Schema):
+    """PUT needs ``title``; PATCH (loaded partial) does not."""
+
     class Meta:
         unknown = EXCLUDE
 
     title = StrippedString(required=True, validate=validate.Length(min=1, max=200))
     content = fields.String(validate=validate.Length(max=10000))
+    media = Unchangeable(MEDIA_UNCHANGEABLE)

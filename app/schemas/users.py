@@ -40,3 +40,15 @@ class ProfileUpdateSchema(Schema):
 
     display_name = StrippedString(validate=validate.Length(min=1, max=100))
     profile_photo = Upload(allow_none=True)  # an uploaded image (multipart), or null to clear
+
+
+class TokenPairSchema(Schema):
+    """What registering and logging in answer."""
+
+    user = fields.Nested(MeSchema)
+    access_token = fields.String()
+    refresh_token = fields.String()
+
+
+class AccessTokenSchema(Schema):
+    access_token = fields.String()

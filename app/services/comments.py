@@ -15,19 +15,18 @@ from sqlalchemy import delete, func, literal, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
-from app import realtime
+from app import jobs, realtime
 from app.errors import NotFound, field_error
 from app.extensions import db
 from app.models.base import utcnow
 from app.models.comments import Comment
 from app.models.posts import Post
-from app.models.reactions import COMMENT
+from app.models.reactions import VENTCOMMENT
 from app.pagination import check_page
 from app.schemas.comments import dump_tree
 from app.services import feed, media, notifications, reactions
-from app.services.permissions import ensure_can_modify
 from app.services.ids import ensure_id, in_range
-from app.tasks import media as media_tasks
+from app.services.permissions import ensure_can_modify
 
 # Deepest level a reply may sit at (a top-level comment is level 0). Deep enough for any
 # conversation, and far inside what JSON encoders and decoders on either end can nest.
@@ -70,7 +69,7 @@ def _forest(criterion, ids, viewer_id):
     comments = db.session.scalars(
         select(Comment).options(joinedload(Comment.user)).where(criterion).order_by(*NEWEST_FIRST)
     ).all()
-    reactions.annotate(comments, COMMENT, viewer_id, ids=ids)
+    reactions.annotate(comments, VENTCOMMENT, viewer_id, ids=ids)
     by_id = {comment.id: comment for comment in comments}
     roots = []
     for comment in comments:
@@ -176,8 +175,8 @@ def create_comment(author, post_id, *, text="", parent_id=None, media_file=None,
     parent_owner_id = parent.user_id if parent is not None else None
     stored = None
     if media_file is not None:
-        stored = media.store_upload(media_file, media_type, media.COMMENT_MEDIA)
-    with media.removed_unless_committed(stored):
+        stored = media.store_upload(media_file, media_type)
+    with media.removed_unless_committed(stored and stored.path):
         if not _change_count(post_id, 1):  # first write: the post's lock
             db.session.rollback()
             raise NotFound()
@@ -196,7 +195,6 @@ def create_comment(author, post_id, *, text="", parent_id=None, media_file=None,
                 raise
             raise _parent_missing(parent_id) from None
         comment_id = comment.id
-        # Writes that must commit or roll back with the comment go here, before the commit.
         notified = notifications.record_comment(comment, post, parent)
         db.session.commit()
 
@@ -208,7 +206,7 @@ def create_comment(author, post_id, *, text="", parent_id=None, media_file=None,
     realtime.comment_created(broadcast, author_id, post_owner_id, parent_owner_id)
     notifications.enqueue_pushes(notified)
     if stored is not None:
-        media_tasks.enqueue("comment", comment_id)  # after the commit: the worker must see the row
+        jobs.enqueue(jobs.PROCESS_MEDIA, "comment", comment_id)  # after the commit: the worker must see the row
     return comment
 
 
@@ -229,7 +227,6 @@ def update_comment(actor, post_id, comment_id, changes):
                 db.session.rollback()
                 raise NotFound()
             edited = True
-    # Writes that must commit or roll back with the edit go here, before the commit.
     db.session.commit()
 
     # Committed. The text shows nowhere in the feed, so its cache stays valid.
@@ -258,9 +255,8 @@ def delete_comment(actor, post_id, comment_id):
     # reactions: a reaction being added meanwhile holds a share lock on its comment, so the
     # DELETE waits for it to commit, and the reaction DELETEs below then see it.
     db.session.execute(delete(Comment).where(Comment.id == comment_id))
-    reactions.delete_for(COMMENT, ids)
+    reactions.delete_for(VENTCOMMENT, ids)
     _change_count(post_id, -len(ids))
-    # Writes that must commit or roll back with the deletion go here, before the commit.
     db.session.commit()
 
     # Committed: refresh caches, remove the files, tell clients.

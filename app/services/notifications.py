@@ -11,25 +11,22 @@ commented on your post.", and "New Reaction" / "{User} reacted to your {post/com
 The document gives no title for the comment kinds; they are "New Comment" and
 "New Reply", after "New Reaction".
 """
-import logging
 from datetime import timedelta
 
 from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
+from app import jobs
 from app.errors import NotFound
 from app.extensions import db
 from app.models.base import utcnow
-from app.models.notifications import (COMMENT, PUSH_PENDING, REACTION, REPLY, Notification,
-                                      NotificationPreference)
-from app.models.reactions import POST
+from app.models.notifications import COMMENT, PUSH_PENDING, REACTION, REPLY, Notification, NotificationPreference
+from app.models.reactions import VENTPOST
 from app.models.users import User
 from app.pagination import check_page
 from app.services.ids import ensure_id
 from app.services.sql import insert_on_conflict
-
-log = logging.getLogger(__name__)
 
 TITLES = {COMMENT: "New Comment", REPLY: "New Reply", REACTION: "New Reaction"}
 # The preference column that switches each kind on or off.
@@ -100,7 +97,7 @@ def record_reaction(actor_id, content_type, target, owner_id):
     object, ever: changing (or removing and re-adding) a reaction stores nothing new.
     Returns the ids of the rows stored (zero or one).
     """
-    is_post = content_type == POST
+    is_post = content_type == VENTPOST
     name = _actor_name(actor_id)
     notification_id = _add(
         recipient_id=owner_id, actor_id=actor_id, kind=REACTION,
@@ -111,23 +108,9 @@ def record_reaction(actor_id, content_type, target, owner_id):
 
 
 def enqueue_pushes(notification_ids):
-    """After commit: one push task per new notification.
-
-    A failed enqueue is logged, not raised: the write has already succeeded, and the
-    sweep sends whatever is still pending after ``PUSH_SWEEP_AFTER_SECONDS``. In
-    embedded mode the task runs in this process once the request's app context ends
-    (see ``celery_init_app``), never holding a second pooled connection inside it.
-    """
-    from app.tasks.push import send_push
-
+    """After commit: one push task per new notification (a lost one is sent by the sweep)."""
     for notification_id in notification_ids or ():
-        try:
-            send_push.apply_async((notification_id,), retry=True,
-                                  retry_policy={"max_retries": 2, "interval_start": 0,
-                                                "interval_step": 0.2, "interval_max": 0.5})
-        except Exception:  # the broker is unreachable: the sweep will pick it up
-            log.warning("push for notification %s not enqueued; the sweep will send it",
-                        notification_id, exc_info=True)
+        jobs.enqueue(jobs.SEND_PUSH, notification_id)
 
 
 def list_notifications(user_id, page, page_size):

@@ -3,19 +3,18 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
-from app import realtime
+from app import jobs, realtime
 from app.errors import NotFound, field_error
 from app.extensions import db
 from app.models.base import utcnow
 from app.models.comments import Comment
 from app.models.posts import Post
-from app.models.reactions import COMMENT, POST
+from app.models.reactions import VENTCOMMENT, VENTPOST
 from app.pagination import check_page
 from app.schemas.posts import PostSchema
 from app.services import feed, media, reactions
 from app.services.ids import ensure_id, in_range
 from app.services.permissions import ensure_can_modify
-from app.tasks import media as media_tasks
 
 _schema = PostSchema()
 
@@ -37,7 +36,7 @@ def load_post(post_id, viewer_id=None):
     post = db.session.scalar(_with_user().where(Post.id == post_id))
     if post is None:
         raise NotFound()
-    reactions.annotate([post], POST, viewer_id)
+    reactions.annotate([post], VENTPOST, viewer_id)
     return post
 
 
@@ -49,7 +48,7 @@ def list_posts(viewer_id, page, page_size):
         _with_user().order_by(Post.created_at.desc(), Post.id.desc())
         .limit(page_size).offset((page - 1) * page_size)
     ).all()
-    reactions.annotate(posts, POST, viewer_id)
+    reactions.annotate(posts, VENTPOST, viewer_id)
     return posts, count
 
 
@@ -60,7 +59,7 @@ def feed_page(viewer_id, page, page_size):
         return _schema.dump(items, many=True), count
 
     def personalize(results):  # plus this viewer's own reactions: one query
-        mine = reactions.viewer_reactions(POST, [item["id"] for item in results], viewer_id)
+        mine = reactions.viewer_reactions(VENTPOST, [item["id"] for item in results], viewer_id)
         return [{**item, "user_reaction": mine.get(item["id"])} for item in results]
 
     return feed.cached_page(viewer_id, page, page_size, build, personalize)
@@ -83,8 +82,8 @@ def view_post(post_id, viewer_id):
 def create_post(author, *, title, content="", media_file=None, media_type=None):
     stored = None
     if media_file is not None:
-        stored = media.store_upload(media_file, media_type, media.POST_MEDIA)
-    with media.removed_unless_committed(stored):
+        stored = media.store_upload(media_file, media_type)
+    with media.removed_unless_committed(stored and stored.path):
         now = utcnow()
         post = Post(user_id=author.id, title=title, content=content or "", created_at=now, updated_at=now)
         if stored is not None:
@@ -95,7 +94,7 @@ def create_post(author, *, title, content="", media_file=None, media_type=None):
     post = load_post(post.id, author.id)
     realtime.post_created(broadcast_data(post), author.id)
     if stored is not None:
-        media_tasks.enqueue("post", post.id)  # after the commit: the worker must see the row
+        jobs.enqueue(jobs.PROCESS_MEDIA, "post", post.id)  # after the commit: the worker must see the row
     return post
 
 
@@ -139,8 +138,8 @@ def delete_post(actor, post_id):
     comments = db.session.execute(select(Comment.id, Comment.media, Comment.thumbnail)
                                   .where(Comment.post_id == post_id).with_for_update()).all()
     db.session.execute(delete(Post).where(Post.id == post_id))
-    reactions.delete_for(POST, [post_id])
-    reactions.delete_for(COMMENT, [row.id for row in comments])
+    reactions.delete_for(VENTPOST, [post_id])
+    reactions.delete_for(VENTCOMMENT, [row.id for row in comments])
     db.session.commit()
     feed.invalidate()
     media.delete_files(*files, *(path for row in comments for path in (row.media, row.thumbnail)))

@@ -16,7 +16,7 @@ from app.extensions import db
 from app.models.base import utcnow
 from app.models.comments import Comment
 from app.models.posts import Post
-from app.models.reactions import POST, REACTION_TYPES, Reaction
+from app.models.reactions import REACTION_TYPES, VENTPOST, Reaction
 from app.schemas.reactions import ReactionEventSchema
 from app.services import feed, notifications
 from app.services.ids import in_range
@@ -111,7 +111,7 @@ def _target(content_type, object_id, lock):
     """
     if not in_range(object_id):
         return None
-    model = Post if content_type == POST else Comment
+    model = Post if content_type == VENTPOST else Comment
     query = select(model).where(model.id == object_id)
     if lock:
         query = query.with_for_update(read=True, key_share=True)
@@ -120,7 +120,7 @@ def _target(content_type, object_id, lock):
 
 def _owner_and_post(content_type, target):
     """``(owner_id, post_id)``: whose content it is, and the post whose group hears of it."""
-    if content_type == POST:
+    if content_type == VENTPOST:
         return target.user_id, target.id
     return target.user_id, target.post_id
 
@@ -152,7 +152,6 @@ def add_reaction(actor, *, content_type, object_id, reaction_type):
         where=Reaction.reaction_type != statement.excluded.reaction_type,
     ).returning(Reaction.id)
     changed = db.session.execute(statement).scalar() is not None
-    # Writes that must commit or roll back with the reaction go here, before the commit.
     notified = notifications.record_reaction(actor_id, content_type, target, owner_id) if changed else []
     db.session.commit()
 
@@ -160,7 +159,7 @@ def add_reaction(actor, *, content_type, object_id, reaction_type):
     # overlapping reactions the later event counts both. A repeated identical reaction
     # changed nothing, so it is not announced again.
     state = _state(actor_id, content_type, object_id, reaction_type)
-    if changed and content_type == POST:
+    if changed and content_type == VENTPOST:
         feed.invalidate()  # a post's summary shows in the feed; a comment's does not
     if changed:
         realtime.reaction_updated(_event_schema.dump(state), post_id, actor_id, owner_id, added=True)
@@ -179,13 +178,12 @@ def remove_reaction(actor, *, content_type, object_id):
             Reaction.user_id == actor_id, Reaction.content_type == content_type,
             Reaction.object_id == object_id)).rowcount
     announce = bool(removed) and target is not None  # else nothing changed that anyone can see
-    # Writes that must commit or roll back with the removal go here, before the commit.
     db.session.commit()
 
     # Committed: refresh caches and tell clients.
     if not announce:
         return
-    if content_type == POST:
+    if content_type == VENTPOST:
         feed.invalidate()
     state = _state(actor_id, content_type, object_id, None)
     realtime.reaction_updated(_event_schema.dump(state), post_id, actor_id, owner_id, added=False)

@@ -1,13 +1,20 @@
 """Accounts: registration, credentials, profile."""
+import functools
+import secrets
+
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from werkzeug.security import generate_password_hash
 
-from app.errors import APIError, field_error
+from app.adapters import Rejected
+from app.errors import APIError, NotFound, field_error
 from app.extensions import db
 from app.models.users import User
-from app.services import feed, media
+from app.services import feed, media, media_processing
 
 EMAIL_TAKEN = "A user with this email already exists."
+INVALID_IMAGE = ("Upload a valid image. The file you uploaded was either not an image or a "
+                 "corrupted image.")
 
 
 def normalize_email(email):
@@ -42,23 +49,37 @@ def create_user(*, email, password, display_name, is_admin=False):
     return user
 
 
+@functools.cache
+def _unknown_user():
+    """A user no email names, whose hash (the default method, as real accounts have) an
+    unknown email is checked against: a login then costs the same hashing time whether
+    or not the account exists."""
+    return User(email="", display_name="", password_hash=generate_password_hash(secrets.token_urlsafe(16)))
+
+
 def authenticate(email, password):
     user = find_by_email(email or "")
-    if user is None or not user.check_password(password or ""):
+    if not (user or _unknown_user()).check_password(password or "") or user is None:
         raise APIError({"detail": "No active account found with the given credentials"}, status=401)
     return user
 
 
 def update_profile(user, *, display_name=None, photo_upload=None, clear_photo=False):
-    stored = None
+    """Change the name and/or the photo. A new photo is cleaned (re-encoded without its
+    metadata, scaled to fit) before it is stored: a profile photo is public at once."""
+    new_photo = None
     if photo_upload is not None:
-        stored = media.store_upload(photo_upload, "image", media.PROFILE_PHOTOS, field="profile_photo")
+        stored = media.store_upload(photo_upload, "image", field="profile_photo")
+        try:
+            new_photo = media_processing.publish_profile_photo(stored)
+        except Rejected:
+            raise field_error("profile_photo", INVALID_IMAGE) from None
     old_photo = user.profile_photo
-    with media.removed_unless_committed(stored):
+    with media.removed_unless_committed(new_photo):
         if display_name is not None:
             user.display_name = display_name
-        if stored is not None:
-            user.profile_photo = stored.path
+        if new_photo is not None:
+            user.profile_photo = new_photo
         elif clear_photo:
             user.profile_photo = None
         db.session.commit()
@@ -71,7 +92,7 @@ def update_profile(user, *, display_name=None, photo_upload=None, clear_photo=Fa
 def set_admin(email, is_admin=True):
     user = find_by_email(email)
     if user is None:
-        raise LookupError(f"No user with email {email}")
+        raise NotFound({"detail": f"No user with email {email}."})
     user.is_admin = is_admin
     db.session.commit()
     return user

@@ -1,7 +1,7 @@
 """Socket.IO at ``/socket.io/``: the same groups, messages and events as ``/ws/``."""
 import logging
 
-from flask import request, session
+from flask import session
 from flask_socketio import ConnectionRefusedError, emit, join_room, leave_room
 
 from app import realtime

@@ -3,8 +3,10 @@ import logging
 import threading
 import time
 
-from app.tasks import push  # noqa: F401
-from app.tasks import media  # noqa: F401
+from app.tasks import (
+    media,  # noqa: F401
+    push,  # noqa: F401
+)
 
 log = logging.getLogger(__name__)
 

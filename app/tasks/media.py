@@ -1,7 +1,7 @@
 """Media tasks: thin wrappers over ``app.services.media_processing``.
 
 ``process_media`` is enqueued after the commit that stored a post's or comment's file
-(``enqueue``); ``requeue_stuck_media`` runs from Celery beat and enqueues again whatever
+(``jobs.PROCESS_MEDIA``); ``requeue_stuck_media`` runs from Celery beat and enqueues again whatever
 is still ``processing`` long after its upload (a lost message, a broker that was down at
 enqueue time, a worker killed mid-task). Both are safe to run any number of times.
 """
@@ -12,6 +12,7 @@ import sqlalchemy.exc
 from celery import shared_task
 from celery.utils.time import get_exponential_backoff_interval
 
+from app import jobs
 from app.services import media_processing
 
 log = logging.getLogger(__name__)
@@ -28,9 +29,11 @@ TRANSIENT = (
 MAX_RETRIES = 6
 BACKOFF_FACTOR = 2  # seconds: 2, 4, 8, ... with full jitter
 BACKOFF_MAX = 300
+TIME_LIMIT = 600  # seconds for one file; a hung decoder is killed, the task retried
 
 
-@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES, ignore_result=True)
+@shared_task(bind=True, acks_late=True, max_retries=MAX_RETRIES, ignore_result=True,
+             soft_time_limit=TIME_LIMIT - 30, time_limit=TIME_LIMIT)
 def process_media(self, kind, object_id):
     """Process the media of one post (``kind='post'``) or comment (``'comment'``)."""
     if kind not in media_processing.MODELS:
@@ -67,19 +70,7 @@ def requeue_stuck_media():
     """Enqueue again every object still ``processing`` well after its upload; returns how many."""
     stuck = media_processing.stuck()
     for kind, object_id in stuck:
-        enqueue(kind, object_id)
+        jobs.enqueue(jobs.PROCESS_MEDIA, kind, object_id)
     if stuck:
         log.warning("requeue_stuck_media: enqueued %d objects again", len(stuck))
     return len(stuck)
-
-
-def enqueue(kind, object_id):
-    """Queue the processing of a committed object's media. Call it after the commit.
-
-    A broker that cannot be reached is logged, not raised: the write has committed and
-    the client must hear so; ``requeue_stuck_media`` enqueues the object again later.
-    """
-    try:
-        process_media.delay(kind, object_id)
-    except Exception:
-        log.exception("could not enqueue process_media for %s %s; the sweep will retry", kind, object_id)

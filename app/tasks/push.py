@@ -9,8 +9,13 @@ from celery import shared_task
 
 from app.services import push
 
+# Seconds for one notification to all of a recipient's devices (each send has its own
+# PUSH_TIMEOUT_SECONDS); past it the task is killed and the sweep tries again later.
+TIME_LIMIT = 120
 
-@shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True)
+
+@shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True,
+             soft_time_limit=TIME_LIMIT - 10, time_limit=TIME_LIMIT)
 def send_push(self, notification_id, attempt=0):
     """Push one notification. Idempotent: one that is sent (or being sent) is skipped."""
     outcome = push.deliver(notification_id, attempt)

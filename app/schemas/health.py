@@ -1,0 +1,23 @@
+from marshmallow import Schema, fields, validate
+
+STATES = validate.OneOf(["ok", "unavailable"])
+
+
+class SocketCountsSchema(Schema):
+    connections = fields.Integer()
+    groups = fields.Integer()
+
+
+class HealthSchema(Schema):
+    status = fields.String(validate=validate.OneOf(["ok"]))
+    websocket = fields.Nested(SocketCountsSchema)
+
+
+class ChecksSchema(Schema):
+    database = fields.String(validate=STATES, required=True)
+    redis = fields.String(validate=STATES, metadata={"description": "Only when REDIS_URL is set."})
+
+
+class ReadinessSchema(Schema):
+    status = fields.String(validate=STATES)
+    checks = fields.Nested(ChecksSchema)
