@@ -30,7 +30,7 @@ def create_app(config=None):
     jwt.init_app(app)
     cache.init_app(app, config=cache_config(app.config))
     celery_init_app(app)
-    CORS(app, origins=app.config["CORS_ALLOWED_ORIGINS"], expose_headers=["Retry-After"], max_age=600)
+    CORS(app, origins=app.config["CORS_ALLOWED_ORIGINS"], expose_headers=["Retry-After", "Last-Event-ID"], max_age=600)
 
     from app import (
         models,  # noqa: F401  (registers every table with the metadata)
@@ -50,9 +50,10 @@ def create_app(config=None):
         app.register_blueprint(blueprint)
     app.cli.add_command(users)
 
-    from app import openapi, sockets
+    from app import openapi, realtime, sockets
 
-    sockets.init_app(app)
+    realtime.init_app(app)
+    sockets.init_app(app, hidden_for=lambda user_id: frozenset())
     openapi.declarations(app)  # every route is declared, or the app does not start
     return app
 

@@ -98,6 +98,17 @@ class Config:
     WS_PING_INTERVAL = _int("WS_PING_INTERVAL", 25)
     WS_MAX_MESSAGE_BYTES = 64 * 1024
     WS_SEND_QUEUE_SIZE = _int("WS_SEND_QUEUE_SIZE", 256)
+    # Client messages per connection (both transports): a bucket of WS_MESSAGE_BURST
+    # refilled at WS_MESSAGES_PER_SECOND; over it an error frame, then close 1008.
+    WS_MESSAGES_PER_SECOND = _int("WS_MESSAGES_PER_SECOND", 10)
+    WS_MESSAGE_BURST = _int("WS_MESSAGE_BURST", 30)
+    MAX_CONNECTIONS_PER_USER = _int("MAX_CONNECTIONS_PER_USER", 20)  # raw + Socket.IO, every process
+    MAX_GROUPS_PER_CONNECTION = _int("MAX_GROUPS_PER_CONNECTION", 200)  # post groups
+    # Resume after reconnect (app.adapters.eventlog): how long, how many per group, how
+    # many per join. Past any of them a resume answers recovered: false.
+    REALTIME_RESUME_SECONDS = _int("REALTIME_RESUME_SECONDS", 900)
+    REALTIME_BACKLOG_EVENTS = _int("REALTIME_BACKLOG_EVENTS", 1000)
+    REALTIME_REPLAY_MAX = _int("REALTIME_REPLAY_MAX", 500)
 
 
 

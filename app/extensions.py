@@ -4,7 +4,6 @@ from flask import current_app, g, has_app_context, has_request_context
 from flask_caching import Cache
 from flask_jwt_extended import JWTManager
 from flask_migrate import Migrate
-from flask_sock import Sock
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
@@ -24,7 +23,6 @@ db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
 migrate = Migrate()
 jwt = JWTManager()
 socketio = SocketIO()
-sock = Sock()
 cache = Cache()
 
 

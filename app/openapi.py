@@ -167,6 +167,10 @@ def _operation(rule, method, declaration, view):
     if not declaration.public:
         operation["security"] = [{"bearerAuth": []}]
     responses = {str(declaration.status): _success(declaration)}
+    if declaration.resume_position:
+        responses[str(declaration.status)]["headers"] = {"Last-Event-ID": {
+            "schema": STRING, "description": "The newest real-time event id when this was read (`0-0` before "
+                                             "the first): resume from it and no later event is missed."}}
     for status, description, schema in declaration.extra_responses:
         responses[str(status)] = {"description": description, "content": {"application/json": {"schema": schema}}}
     statuses = set(declaration.errors) | {500}

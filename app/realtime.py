@@ -1,16 +1,26 @@
 """The one module that names events and groups, builds envelopes and emits.
 
 Services call the functions below after their transaction commits. Each builds one
-envelope ``{"type", "data", "timestamp", "event_id"}`` and hands it to a single
-``socketio.emit(type, envelope, to=[groups])``: with a Redis message queue that
-reaches every web process, where Socket.IO clients get it from Flask-SocketIO and
-raw ``/ws/`` clients from the bridge in ``app.sockets``. One emit to several groups
-reaches each connection once, so every copy of an event carries the same id.
+envelope ``{"type", "data", "timestamp", "event_id"}`` and publishes it, once, to the
+union of its groups through the deployment's event log (``app.adapters.eventlog``):
+the log gives it its ordered id (``"<ms>-<seq>"``), keeps it in each group's backlog for
+resuming clients, and every web process delivers it to its raw ``/ws/`` and Socket.IO
+subscribers in id order (``app.sockets.hub``). Every copy of an event carries the same id.
+
+``users`` names whose blocks and mutes hide an event (its author, the owner of what it
+is about); anonymous content names nobody, so no filter can reveal who wrote it.
+Replies to a client's own messages are not events: their ``event_id`` is ``r-<hex>``,
+not a position to resume from.
 """
+import logging
 import uuid
 from datetime import UTC, datetime
 
-from app.extensions import socketio
+from flask import current_app
+
+from app.adapters.eventlog import MemoryEventLog, RedisEventLog
+
+log = logging.getLogger(__name__)
 
 FEED = "ventroom_feed"
 
@@ -26,14 +36,47 @@ COMMENT_DELETED = "ventroom_comment_deleted"
 REACTION_UPDATED = "ventroom_reaction_updated"
 REACTION_ON_USER_CONTENT = {"ventpost": "new_reaction_on_user_post",
                             "ventcomment": "new_reaction_on_user_comment"}
+EVENT_TYPES = (NEW_POST, POST_UPDATED, POST_DELETED, NEW_COMMENT, COMMENT_ON_USER_POST, REPLY_ON_USER_COMMENT,
+               COMMENT_UPDATED, COMMENT_DELETED, REACTION_UPDATED, *REACTION_ON_USER_CONTENT.values())
 
 # Replies to a client's own messages.
 JOINED = "ventroom_joined"
 LEFT = "ventroom_left"
 POST_JOINED = "ventroom_post_joined"
 POST_LEFT = "ventroom_post_left"
+RESUMED = "ventroom_resumed"
 PONG = "pong"
 ERROR = "error"
+REPLY_TYPES = (JOINED, LEFT, POST_JOINED, POST_LEFT, RESUMED, PONG, ERROR)
+
+# Control messages (ordered with the events, never sent to clients).
+FILTER, CLOSE_USER = "filter", "close_user"
+
+
+def init_app(app):
+    """The event log of this deployment: Redis when configured, else this process."""
+    config = app.config
+    limits = {"window_seconds": config["REALTIME_RESUME_SECONDS"], "backlog": config["REALTIME_BACKLOG_EVENTS"],
+              "replay_max": config["REALTIME_REPLAY_MAX"]}
+    if config["REDIS_URL"]:
+        app.extensions["event_log"] = RedisEventLog(config["REDIS_URL"], channel=config["SOCKETIO_CHANNEL"],
+                                                    **limits)
+    else:
+        app.extensions["event_log"] = MemoryEventLog(**limits)
+
+
+def event_log():
+    return current_app.extensions["event_log"]
+
+
+def newest_event_id():
+    """The newest id the deployment has issued (``0-0`` before the first), or None when
+    the log cannot be reached."""
+    try:
+        return event_log().newest_id()
+    except Exception:
+        log.warning("event log unreachable: no Last-Event-ID", exc_info=True)
+        return None
 
 
 def post_group(post_id):
@@ -49,47 +92,69 @@ def timestamp():
 
 
 def envelope(event_type, data):
-    return {"type": event_type, "data": data, "timestamp": timestamp(), "event_id": str(uuid.uuid4())}
+    """A reply's envelope (an event's id comes from the log when it is published)."""
+    return {"type": event_type, "data": data, "timestamp": timestamp(), "event_id": f"r-{uuid.uuid4().hex}"}
 
 
-def is_event(namespace, payload):
-    """Whether a Socket.IO emit is one of this module's events (what raw clients get)."""
-    return namespace in (None, "/") and isinstance(payload, dict) and "event_id" in payload
+def emit(event_type, data, groups, users=()):
+    """Publish one event to the union of ``groups``; returns its id, or None if the log
+    could not be reached (the write it announces has committed: logged, not raised)."""
+    message = {"type": event_type, "data": data, "timestamp": timestamp()}
+    try:
+        return event_log().publish(message, list(dict.fromkeys(groups)), [user for user in users if user])
+    except Exception:
+        log.error("event %s to %s could not be published", event_type, groups, exc_info=True)
+        return None
 
 
-def emit(event_type, data, groups):
-    """Emit one event to the union of ``groups``; returns the envelope sent."""
-    message = envelope(event_type, data)
-    socketio.emit(event_type, message, to=list(dict.fromkeys(groups)), namespace="/")
-    return message
+def _control(message):
+    try:
+        event_log().control(message)
+    except Exception:
+        log.error("control message %s could not be published", message.get("op"), exc_info=True)
+
+
+def filters_changed(hidden_by_user):
+    """``{user_id: [user ids hidden from them]}``: every process updates those users'
+    connections before it delivers the next event."""
+    _control({"op": FILTER, "users": {user: sorted(hidden) for user, hidden in hidden_by_user.items()}})
+
+
+def close_user(user_id, code, reason):
+    """Close every connection of ``user_id``, on every process."""
+    _control({"op": CLOSE_USER, "user": user_id, "code": code, "reason": reason})
 
 
 def post_created(post, author_id):
-    emit(NEW_POST, post, [FEED, user_group(author_id)])
+    emit(NEW_POST, post, [FEED, user_group(author_id)], [author_id])
 
 
-def post_updated(post):
-    emit(POST_UPDATED, post, [post_group(post["id"]), FEED])
+def post_updated(post, author_id=None):
+    emit(POST_UPDATED, post, [post_group(post["id"]), FEED], [author_id])
 
 
 def post_deleted(post_id):
     emit(POST_DELETED, {"post_id": post_id}, [post_group(post_id), FEED])
 
 
-def comment_created(comment, author_id, post_owner_id, parent_owner_id=None):
-    """The general event, then the personal ones; never to the author as 'on your ...'."""
-    emit(NEW_COMMENT, comment, [post_group(comment["post"]), user_group(author_id)])
+def comment_created(comment, author_id, post_owner_id, parent_owner_id=None, hide_with=()):
+    """The general event, then the personal ones; never to the author as 'on your ...'.
+
+    ``hide_with``: users whose filters hide it besides its author (the authors of the
+    comments it replies to: a hidden comment hides its replies)."""
+    users = [author_id, *hide_with]
+    emit(NEW_COMMENT, comment, [post_group(comment["post"]), user_group(author_id)], users)
     replied_to = parent_owner_id if parent_owner_id not in (None, author_id) else None
     if replied_to:
-        emit(REPLY_ON_USER_COMMENT, comment, [user_group(replied_to)])
+        emit(REPLY_ON_USER_COMMENT, comment, [user_group(replied_to)], users)
     # The post's owner hears of every comment on it, once: not twice when the
     # reply was to their own comment.
     if post_owner_id not in (author_id, replied_to):
-        emit(COMMENT_ON_USER_POST, comment, [user_group(post_owner_id)])
+        emit(COMMENT_ON_USER_POST, comment, [user_group(post_owner_id)], users)
 
 
-def comment_updated(comment):
-    emit(COMMENT_UPDATED, comment, [post_group(comment["post"])])
+def comment_updated(comment, author_id=None, hide_with=()):
+    emit(COMMENT_UPDATED, comment, [post_group(comment["post"])], [author_id, *hide_with])
 
 
 def comment_deleted(comment_id, post_id):
@@ -98,6 +163,7 @@ def comment_deleted(comment_id, post_id):
 
 def reaction_updated(reaction, post_id, reactor_id, owner_id, added):
     """``reaction`` is ``{content_type, object_id, reaction_summary, user_reaction, user_id}``."""
-    emit(REACTION_UPDATED, reaction, [post_group(post_id), user_group(reactor_id)])
+    users = [reactor_id, owner_id]
+    emit(REACTION_UPDATED, reaction, [post_group(post_id), user_group(reactor_id)], users)
     if added and owner_id != reactor_id:
-        emit(REACTION_ON_USER_CONTENT[reaction["content_type"]], reaction, [user_group(owner_id)])
+        emit(REACTION_ON_USER_CONTENT[reaction["content_type"]], reaction, [user_group(owner_id)], users)

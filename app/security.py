@@ -50,8 +50,9 @@ def request_token():
     return request.args.get("token") or None
 
 
-def user_id_from_token(token):
-    """The id of the existing user a raw access token names, or None (WebSocket handshakes).
+def socket_identity(token):
+    """``(user_id, expires_at)`` of a valid access token whose user exists, or None
+    (WebSocket handshakes; the socket is closed when the token expires).
 
     A WebSocket connection lives for hours: the check holds no database connection after it.
     """
@@ -63,4 +64,4 @@ def user_id_from_token(token):
         return None
     if payload.get("type") != "access" or not users.user_exists(payload["sub"]):
         return None
-    return payload["sub"]
+    return payload["sub"], payload.get("exp")

@@ -12,6 +12,7 @@ from flask import Response, request
 from flask_jwt_extended import jwt_required
 from marshmallow import Schema
 
+from app import realtime
 from app.errors import APIError
 
 JSON_TYPES = ("application/json",)
@@ -66,6 +67,9 @@ class Declaration:
     public: bool = False  # no bearer token
     description: str | None = None
     extra_responses: tuple = ()  # (status, description, Schema)
+    # A read clients resynchronise with: it answers the event log's newest id, taken
+    # before the data, as ``Last-Event-ID`` (a resume from it misses nothing).
+    resume_position: bool = False
 
 
 def _instance(schema):
@@ -90,6 +94,7 @@ def endpoint(summary, *, body=None, response=None, **options):
     def decorate(view):
         @functools.wraps(view)
         def wrapper(*args, **kwargs):
+            position = realtime.newest_event_id() if declaration.resume_position else None
             if declaration.body is not None:
                 kwargs["data"] = declaration.body.load(request_data(), partial=request.method == "PATCH")
             result = view(*args, **kwargs)
@@ -98,11 +103,12 @@ def endpoint(summary, *, body=None, response=None, **options):
                 result, status = result
             if isinstance(result, Response):
                 return result
+            headers = {"Last-Event-ID": position} if position else {}
             if declaration.response is None or status == 204:
-                return "", status
+                return "", status, headers
             if isinstance(result, Dumped):
-                return result.body, status
-            return declaration.response.dump(result), status
+                return result.body, status, headers
+            return declaration.response.dump(result), status, headers
 
         wrapper.declaration = declaration
         return wrapper

@@ -13,7 +13,7 @@ bp = login_required(Blueprint("comments", __name__, url_prefix="/ventroom/posts/
 
 
 @bp.get("/")
-@endpoint("The post's comment trees", query=PAGE_QUERY, errors=(400, 404),
+@endpoint("The post's comment trees", resume_position=True, query=PAGE_QUERY, errors=(400, 404),
           response=(CommentSchema(many=True), page_of(CommentSchema)),  # one or the other
           description="A plain array of top-level comments (replies nested), newest first; with `page` "
                       "or `page_size` in the query, the paginated envelope over top-level comments.")
@@ -35,7 +35,7 @@ def create_comment(post_id, data):
 
 
 @bp.get("/<int:comment_id>/")
-@endpoint("One comment with its replies", response=CommentSchema, errors=(404,))
+@endpoint("One comment with its replies", resume_position=True, response=CommentSchema, errors=(404,))
 def get_comment(post_id, comment_id):
     return Dumped(dump_tree([comments.get_comment(post_id, comment_id, current_user.id)])[0])
 

@@ -9,9 +9,9 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/healthz")
-@endpoint("Liveness, with this process's WebSocket counts", response=HealthSchema, public=True)
+@endpoint("Liveness, with this process's real-time connection counts", response=HealthSchema, public=True)
 def healthz():
-    return {"status": "ok", "websocket": current_app.extensions["raw_ws"].stats()}
+    return {"status": "ok", "websocket": current_app.extensions["realtime_hub"].stats()}
 
 
 @bp.get("/readyz")

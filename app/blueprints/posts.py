@@ -12,7 +12,8 @@ bp = login_required(Blueprint("posts", __name__, url_prefix="/ventroom/posts"))
 
 
 @bp.get("/")
-@endpoint("The feed, newest first", query=PAGE_QUERY, response=page_of(PostSchema), errors=(400, 404))
+@endpoint("The feed, newest first", resume_position=True, query=PAGE_QUERY, response=page_of(PostSchema),
+          errors=(400, 404))
 def list_posts():
     page, page_size = page_args(request.args)
     results, count = posts.feed_page(current_user.id, page, page_size)
@@ -29,7 +30,7 @@ def create_post(data):
 
 
 @bp.get("/<int:post_id>/")
-@endpoint("One post (adds one view)", response=PostSchema, errors=(404,))
+@endpoint("One post (adds one view)", resume_position=True, response=PostSchema, errors=(404,))
 def get_post(post_id):
     return posts.view_post(post_id, current_user.id)
 

@@ -4,8 +4,9 @@ STATES = validate.OneOf(["ok", "unavailable"])
 
 
 class SocketCountsSchema(Schema):
-    connections = fields.Integer()
-    groups = fields.Integer()
+    connections = fields.Integer(metadata={"description": "Raw /ws/ connections of this process."})
+    socketio = fields.Integer(metadata={"description": "Socket.IO sessions of this process."})
+    groups = fields.Integer(metadata={"description": "Groups with a subscriber in this process."})
 
 
 class HealthSchema(Schema):

@@ -1,42 +1,53 @@
-"""Real-time protocol: Socket.IO handlers, the raw /ws/ adapter and the bridge."""
-from app.extensions import sock, socketio
+"""Real time: the raw ``/ws/`` transport, Socket.IO, and the hub that delivers the
+event log's messages to this process's subscribers of both."""
+import logging
+import threading
+
+import socketio as python_socketio
+
+from app.extensions import socketio
+from app.sockets.hub import Hub
+from app.sockets.limits import MemoryConnectionCap, RedisConnectionCap
+from app.sockets.raw import RawTransport, encode_frame
+
+log = logging.getLogger(__name__)
 
 
-def init_app(app):
-    from app.sockets import raw_ws, socketio_events  # noqa: F401  (registers the Socket.IO handlers)
+def init_app(app, hidden_for):
+    """``hidden_for(user_id)``: the user ids whose content that user does not see."""
+    from app.sockets import raw, socketio_events  # noqa: F401  (registers the Socket.IO handlers)
 
-    registry = raw_ws.RawRegistry()
-    app.extensions["raw_ws"] = registry
-    if app.config["REDIS_URL"]:
-        manager = raw_ws.BridgedRedisManager(
-            registry, app.config["REDIS_URL"], channel=app.config["SOCKETIO_CHANNEL"],
-            write_only=app.config.get("SOCKETIO_WRITE_ONLY", False))
-    else:
-        manager = raw_ws.BridgedManager(registry)
+    config = app.config
     socketio.init_app(
         app,
-        client_manager=manager,
-        async_mode=app.config["SOCKETIO_ASYNC_MODE"],
-        cors_allowed_origins=app.config["CORS_ALLOWED_ORIGINS"],
+        client_manager=python_socketio.Manager(),  # rooms in this process; the event log spans processes
+        async_mode=config["SOCKETIO_ASYNC_MODE"],
+        cors_allowed_origins=config["CORS_ALLOWED_ORIGINS"],
+        max_http_buffer_size=config["WS_MAX_MESSAGE_BYTES"],
         logger=False,
         engineio_logger=False,
     )
-    # Each connection's writer (raw_ws.RawConnection) sends the pings, not
-    # simple-websocket's reader: events and pings come from one thread, in order.
-    app.config["SOCK_SERVER_OPTIONS"] = {"max_message_size": app.config["WS_MAX_MESSAGE_BYTES"]}
-    sock.init_app(app)
-    sock.route("/ws/", endpoint="raw_ws")(raw_ws.serve)  # "/ws" too: strict_slashes is off
+
+    def emit_to_rooms(event_type, envelope, groups, skip_sids):
+        socketio.server.manager.emit(event_type, envelope, namespace="/", room=groups, skip_sid=skip_sids)
+
+    hub = Hub(app.extensions["event_log"], emit_to_rooms, encode_frame)
+    cap = (RedisConnectionCap(config["REDIS_URL"], config["MAX_CONNECTIONS_PER_USER"]) if config["REDIS_URL"]
+           else MemoryConnectionCap(config["MAX_CONNECTIONS_PER_USER"]))
+    app.extensions["realtime_hub"] = hub
+    app.extensions["raw_ws"] = RawTransport(app, hub, cap, hidden_for)
+    app.extensions["sio_sessions"] = {}
+    app.add_url_rule("/ws/", endpoint="raw_ws", view_func=raw.serve, websocket=True)  # "/ws" too
 
 
-def stats(app):
-    """This process's raw WebSocket connections and groups."""
-    return app.extensions["raw_ws"].stats()
-
-
-def start_listening():
-    """Start the message-queue listener now, not at the first Socket.IO connect:
-    a process whose clients are all raw must hear remote emits too."""
-    server = socketio.server
-    if not server.manager_initialized:
-        server.manager_initialized = True
-        server.manager.initialize()
+def start_listening(app):
+    """Deliver the event log's messages to this process's subscribers from now on (the
+    web process calls it once it has booted; a worker only publishes)."""
+    if app.extensions.get("realtime_listener") is not None:
+        return
+    stop = threading.Event()
+    hub = app.extensions["realtime_hub"]
+    thread = threading.Thread(target=app.extensions["event_log"].listen, args=(hub.deliver, stop, hub.connected),
+                              name="realtime-listener", daemon=True)
+    app.extensions["realtime_listener"] = stop
+    thread.start()

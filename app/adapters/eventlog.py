@@ -1,0 +1,299 @@
+"""The deployment's ordered event log: ids, per-group backlogs, fan-out and replay.
+
+An event gets its id and is published in one atomic step: a Lua script takes the next
+id of the deployment's one sequence (``"<ms>-<seq>"``, the form of a Redis stream id),
+appends the event to the backlog stream of each of its groups (``MAXLEN`` = the backlog
+cap, expiring ``window`` after the group's last event) and PUBLISHes it on the channel
+every web process listens to. Redis runs scripts one at a time and delivers a channel's
+messages in order, so every process receives events in increasing id order, its own
+included, and no event is delivered live that is not already in its backlogs.
+
+``replay(group, last_id)`` answers, atomically, whether everything of ``group`` after
+``last_id`` is still known (``recovered``) and returns it; see ``REPLAY`` for the rules.
+Control messages (``control``) travel on the same channel, so they are ordered with the
+events around them.
+
+``MemoryEventLog`` keeps the same behaviour within one process (embedded mode).
+"""
+import json
+import logging
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import redis
+
+log = logging.getLogger(__name__)
+
+EVENT_ID = re.compile(r"^[0-9]+-[0-9]+$")
+EVENT, CONTROL = "E", "C"
+
+# KEYS: sequence, epoch, group streams...  ARGV: window ms, backlog cap, channel, header
+# JSON, frame prefix (the envelope up to its event_id's opening quote), users (csv).
+PUBLISH = """
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local last = redis.call('GET', KEYS[1])
+local id
+if not last then
+  id = string.format('%.0f-0', ms)
+else
+  local last_ms, last_seq = string.match(last, '^(%d+)-(%d+)$')
+  last_ms, last_seq = tonumber(last_ms), tonumber(last_seq)
+  if ms > last_ms then id = string.format('%.0f-0', ms) else id = string.format('%.0f-%.0f', last_ms, last_seq + 1) end
+end
+redis.call('SET', KEYS[1], id)
+if not last then redis.call('SET', KEYS[2], id) end
+local frame = ARGV[5] .. id .. '"}'
+for i = 3, #KEYS do
+  redis.call('XADD', KEYS[i], 'MAXLEN', '=', ARGV[2], id, 'f', frame, 'u', ARGV[6])
+  redis.call('PEXPIRE', KEYS[i], ARGV[1])
+end
+redis.call('PUBLISH', ARGV[3], 'E' .. id .. '\\n' .. ARGV[4] .. '\\n' .. frame)
+return id
+"""
+
+# KEYS: sequence, epoch, group stream.  ARGV: last id, window ms, replay max.
+# Returns {recovered (0|1), newest id, [id, frame, users]...}. Not recovered when the id
+# is from the future or from before a loss of Redis's data (the epoch), when events came
+# after it and it is older than the window, when the backlog no longer holds all of them
+# (trimmed: max-deleted-entry-id is past the id), or when there are more than the replay
+# max. A group without a backlog key had no event in the window: recovered if the id is
+# within the window (an event after it would have kept the key) or nothing came after it.
+REPLAY = """
+local function parse(id)
+  local a, b = string.match(id, '^(%d+)-(%d+)$')
+  return tonumber(a), tonumber(b)
+end
+local function before(x, y)
+  local xa, xb = parse(x)
+  local ya, yb = parse(y)
+  return xa < ya or (xa == ya and xb < yb)
+end
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local last = ARGV[1]
+local newest = redis.call('GET', KEYS[1]) or '0-0'
+if before(newest, last) then return {0, newest} end
+local epoch = redis.call('GET', KEYS[2])
+if epoch and before(last, epoch) then return {0, newest} end
+local in_window = parse(last) >= ms - tonumber(ARGV[2])
+if redis.call('EXISTS', KEYS[3]) == 0 then
+  if in_window or not before(last, newest) then return {1, newest} end
+  return {0, newest}
+end
+local info = redis.call('XINFO', 'STREAM', KEYS[3])
+for i = 1, #info, 2 do
+  if info[i] == 'max-deleted-entry-id' and before(last, info[i + 1]) then return {0, newest} end
+end
+local max = tonumber(ARGV[3])
+local entries = redis.call('XRANGE', KEYS[3], '(' .. last, '+', 'COUNT', max + 1)
+if #entries == 0 then return {1, newest} end
+if #entries > max or not in_window then return {0, newest} end
+local out = {1, newest}
+for _, entry in ipairs(entries) do
+  local fields = {}
+  for j = 1, #entry[2], 2 do fields[entry[2][j]] = entry[2][j + 1] end
+  table.insert(out, {entry[1], fields['f'], fields['u']})
+end
+return out
+"""
+
+
+def parse_id(event_id):
+    """``(ms, seq)`` of a well-formed id, or None."""
+    if not isinstance(event_id, str) or not EVENT_ID.match(event_id):
+        return None
+    ms, seq = event_id.split("-")
+    return int(ms), int(seq)
+
+
+@dataclass
+class Event:
+    """One event as every process receives it."""
+
+    id: str
+    groups: list
+    users: frozenset  # whose blocks and mutes hide it
+    frame: str  # the envelope, serialized once
+
+    @classmethod
+    def from_stored(cls, group, event_id, frame, users):
+        return cls(event_id, [group], frozenset(filter(None, (users or "").split(","))), frame)
+
+
+@dataclass
+class Replay:
+    recovered: bool
+    newest: str  # the deployment's newest id when the backlog was read
+    events: list = field(default_factory=list)
+
+
+def frame_prefix(envelope):
+    """The envelope serialized up to the opening quote of its ``event_id`` (last key)."""
+    body = json.dumps({**envelope, "event_id": ""}, ensure_ascii=False, separators=(",", ":"))
+    return body[:-2]
+
+
+def _header(groups, users):
+    return json.dumps({"g": groups, "u": sorted(users)}, separators=(",", ":"))
+
+
+def decode(message):
+    """``(EVENT, Event)`` or ``(CONTROL, dict)`` from a channel message."""
+    text = message.decode() if isinstance(message, bytes) else message
+    if text[0] == CONTROL:
+        return CONTROL, json.loads(text[1:])
+    event_id, header, frame = text[1:].split("\n", 2)
+    header = json.loads(header)
+    return EVENT, Event(event_id, header["g"], frozenset(header["u"]), frame)
+
+
+class RedisEventLog:
+    def __init__(self, url, *, channel, window_seconds, backlog, replay_max, prefix="ventroom:rt:"):
+        self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2,
+                                          health_check_interval=30)
+        self.url, self.channel, self.prefix = url, channel, prefix
+        self.window_ms, self.backlog, self.replay_max = window_seconds * 1000, backlog, replay_max
+        self._publish = self.redis.register_script(PUBLISH)
+        self._replay = self.redis.register_script(REPLAY)
+        self._seq, self._epoch = prefix + "seq", prefix + "epoch"
+
+    def group_key(self, group):
+        return f"{self.prefix}g:{group}"
+
+    def publish(self, envelope, groups, users=()):
+        """Give ``envelope`` (without an ``event_id``) its id, keep it in each group's
+        backlog and send it to every process; returns the id."""
+        users = sorted(set(users))
+        return self._publish(
+            keys=[self._seq, self._epoch, *(self.group_key(group) for group in groups)],
+            args=[self.window_ms, self.backlog, self.channel, _header(groups, users), frame_prefix(envelope),
+                  ",".join(users)]).decode()
+
+    def control(self, message):
+        self.redis.publish(self.channel, CONTROL + json.dumps(message, separators=(",", ":")))
+
+    def newest_id(self):
+        value = self.redis.get(self._seq)
+        return value.decode() if value else "0-0"
+
+    def replay(self, group, last_id):
+        """A ``Replay`` of ``group`` after ``last_id`` (already known to be well formed)."""
+        result = self._replay(keys=[self._seq, self._epoch, self.group_key(group)],
+                              args=[last_id, self.window_ms, self.replay_max])
+        events = [Event.from_stored(group, entry[0].decode(), entry[1].decode(), (entry[2] or b"").decode())
+                  for entry in result[2:]]
+        return Replay(bool(result[0]), result[1].decode(), events)
+
+    def listen(self, deliver, stop, on_connect=None):
+        """Call ``deliver(kind, payload)`` for every channel message, in order, until
+        ``stop`` is set; reconnects (with backoff) whenever Redis goes away."""
+        delay = 0.2
+        while not stop.is_set():
+            pubsub = None
+            try:
+                pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(self.channel)
+                if on_connect:
+                    on_connect()
+                delay = 0.2
+                while not stop.is_set():
+                    message = pubsub.get_message(timeout=1.0)
+                    if message and message["type"] == "message":
+                        deliver(*decode(message["data"]))
+            except redis.RedisError as exc:
+                log.warning("event log: listener lost Redis (%s); reconnecting in %.1fs", exc, delay)
+                stop.wait(delay)
+                delay = min(delay * 2, 5.0)
+            finally:
+                if pubsub is not None:
+                    try:
+                        pubsub.close()
+                    except redis.RedisError:
+                        pass
+
+
+class MemoryEventLog:
+    """The same log in this process's memory: embedded mode has one web process."""
+
+    def __init__(self, *, window_seconds, backlog, replay_max):
+        self.window_ms, self.backlog, self.replay_max = window_seconds * 1000, backlog, replay_max
+        self._lock = threading.RLock()
+        self._last = None  # (ms, seq)
+        self._epoch = None  # this process's first id: it knows nothing from before it
+        self._groups = {}  # group -> {"events": deque[Event], "trimmed": (ms, seq) | None, "touched": ms}
+        self._listeners = []
+
+    @staticmethod
+    def _now_ms():
+        return int(time.time() * 1000)
+
+    def _next_id(self):
+        ms = self._now_ms()
+        if self._last is None or ms > self._last[0]:
+            self._last = (ms, 0)
+        else:
+            self._last = (self._last[0], self._last[1] + 1)
+        self._epoch = self._epoch or self._last
+        return f"{self._last[0]}-{self._last[1]}"
+
+    def _expire(self, now):
+        for group in [g for g, state in self._groups.items() if state["touched"] < now - self.window_ms]:
+            del self._groups[group]
+
+    def publish(self, envelope, groups, users=()):
+        with self._lock:
+            event_id = self._next_id()
+            event = Event(event_id, list(groups), frozenset(users), frame_prefix(envelope) + event_id + '"}')
+            now = self._now_ms()
+            self._expire(now)
+            for group in groups:
+                state = self._groups.setdefault(group, {"events": deque(), "trimmed": None, "touched": now})
+                state["events"].append(event)
+                state["touched"] = now
+                if len(state["events"]) > self.backlog:
+                    state["trimmed"] = parse_id(state["events"].popleft().id)
+            for deliver in list(self._listeners):
+                deliver(EVENT, event)  # under the lock: every listener sees id order
+            return event_id
+
+    def control(self, message):
+        with self._lock:
+            for deliver in list(self._listeners):
+                deliver(CONTROL, message)
+
+    def newest_id(self):
+        with self._lock:
+            return f"{self._last[0]}-{self._last[1]}" if self._last else "0-0"
+
+    def replay(self, group, last_id):
+        with self._lock:
+            last = parse_id(last_id)
+            newest = self._last or (0, 0)
+            newest_id = f"{newest[0]}-{newest[1]}"
+            if last > newest or (self._epoch and last < self._epoch):
+                return Replay(False, newest_id)
+            now = self._now_ms()
+            self._expire(now)
+            in_window = last[0] >= now - self.window_ms
+            state = self._groups.get(group)
+            if state is None:
+                return Replay(in_window or last >= newest, newest_id)
+            if state["trimmed"] is not None and last < state["trimmed"]:
+                return Replay(False, newest_id)
+            after = [event for event in state["events"] if parse_id(event.id) > last]
+            if not after:
+                return Replay(True, newest_id)
+            if len(after) > self.replay_max or not in_window:
+                return Replay(False, newest_id)
+            return Replay(True, newest_id, [Event(e.id, [group], e.users, e.frame) for e in after])
+
+    def listen(self, deliver, stop, on_connect=None):
+        """Register ``deliver`` and return at once: publishing calls it directly."""
+        with self._lock:
+            self._listeners.append(deliver)
+        if on_connect:
+            on_connect()
