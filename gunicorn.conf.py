@@ -1,10 +1,45 @@
 """Read by gunicorn from the working directory; the Procfile's flags set the rest."""
+import json
+
+# Request lines up to 8 KiB (gunicorn's largest); longer ones, and headers that are too
+# large, are answered in the API's JSON error shape (``json_parse_errors``), not HTML.
+limit_request_line = 8190
+limit_request_field_size = 8190
+PARSE_ERRORS = {
+    "LimitRequestLine": (414, "URI Too Long", "The request line is longer than 8190 bytes."),
+    "LimitRequestHeaders": (431, "Request Header Fields Too Large", "The request headers are too large."),
+}
+
+
+def json_parse_errors(worker):
+    """Answer what gunicorn itself refuses (the HTTP parser's errors, or an app that
+    raised past Flask) with JSON ``{"detail": ...}``, never its HTML pages."""
+
+    def handle_error(req, client, addr, exc):
+        name = type(exc).__name__
+        if name in PARSE_ERRORS:
+            status, reason, detail = PARSE_ERRORS[name]
+        elif type(exc).__module__.startswith("gunicorn.http"):
+            status, reason, detail = 400, "Bad Request", "The request could not be parsed."
+        else:
+            worker.log.exception("Error handling request")
+            status, reason, detail = 500, "Internal Server Error", "Internal server error."
+        body = json.dumps({"detail": detail}).encode()
+        head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        try:
+            client.sendall(head + body)
+        except OSError:
+            pass
+
+    worker.handle_error = handle_error
 
 
 def post_worker_init(worker):
     from app.sockets import start_listening
     from app.tasks import run_periodic_in_process
 
+    json_parse_errors(worker)
     start_listening(worker.wsgi)  # deliver the event log's messages to this process's clients
     if not worker.wsgi.config["REDIS_URL"]:
         run_periodic_in_process(worker.wsgi)  # embedded mode: no Celery beat elsewhere

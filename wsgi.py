@@ -79,9 +79,10 @@ class EventletPoller:
 
     @staticmethod
     def take_socket(environ):
-        """The client socket's descriptor, detached from eventlet.wsgi, which then closes
-        and shuts down a socket that no longer has one (both are no-ops)."""
-        return environ["eventlet.input"].get_socket().fd.detach()
+        """The client socket's descriptor, detached from the server's green socket (gunicorn's
+        eventlet worker, or eventlet.wsgi), whose close and shutdown then do nothing."""
+        sock = environ.get("gunicorn.socket") or environ["eventlet.input"].get_socket()
+        return sock.fd.detach()
 
     @staticmethod
     def handled():

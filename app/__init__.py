@@ -40,9 +40,10 @@ def create_app(config=None):
     from app.blueprints import auth, comments, devices, health, media, notifications, openapi, posts, reactions
     from app.cli import users
     from app.errors import register_error_handlers
-    from app.security import register_jwt_callbacks
+    from app.security import init_headers, register_jwt_callbacks
 
     register_jwt_callbacks()
+    init_headers(app)
     register_error_handlers(app)
     ratelimit.init_app(app)
     for blueprint in (auth.bp, posts.bp, comments.bp, reactions.bp, media.bp, health.bp, notifications.bp,

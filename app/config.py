@@ -72,6 +72,7 @@ class Config:
     RATELIMIT_STANDARD = os.environ.get("RATELIMIT_STANDARD", "100/minute")
     RATELIMIT_CREATE = os.environ.get("RATELIMIT_CREATE", "20/minute")
     RATELIMIT_REACTIONS = os.environ.get("RATELIMIT_REACTIONS", "60/minute")
+    RATELIMIT_LOGIN_FAILURES = os.environ.get("RATELIMIT_LOGIN_FAILURES", "10 per 15 minutes")  # per email
 
     FEED_CACHE_SECONDS = _int("FEED_CACHE_SECONDS", 300)
     PUSH_MAX_PER_MINUTE = _int("PUSH_MAX_PER_MINUTE", 10)

@@ -22,11 +22,12 @@ class APIError(Exception):
 
     status = 400
 
-    def __init__(self, body=None, status=None):
+    def __init__(self, body=None, status=None, headers=None):
         super().__init__(body)
         if status is not None:
             self.status = status
         self.body = body if body is not None else {"detail": DETAILS.get(self.status, "Error.")}
+        self.headers = headers or {}
 
 
 class NotFound(APIError):
@@ -44,6 +45,15 @@ class InvalidPage(NotFound):
 
 class TooLarge(APIError):
     status = 413
+
+
+class Throttled(APIError):
+    status = 429
+
+    def __init__(self, wait):
+        wait = max(1, int(wait))
+        super().__init__({"detail": f"Request was throttled. Expected available in {wait} seconds."},
+                         headers={"Retry-After": str(wait)})
 
 
 def field_error(field, message):
@@ -71,7 +81,7 @@ def error_response(body, status, headers=None):
 def register_error_handlers(app):
     @app.errorhandler(APIError)
     def handle_api_error(err):
-        return error_response(err.body, err.status)
+        return error_response(err.body, err.status, err.headers)
 
     @app.errorhandler(ValidationError)
     def handle_validation_error(err):

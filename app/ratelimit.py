@@ -13,11 +13,16 @@ decorators and new endpoints are limited without being listed. Health checks, up
 media and CORS preflights are not limited.
 
 The caller is the user id of a valid bearer token (access or refresh), else the
-client's IP address (before login). Counters live in Redis when ``REDIS_URL`` is set, so
-every web process shares them, and in memory otherwise; the strategy is a sliding window
-counter (two counters per caller and class, accurate to the second). If Redis cannot be
-reached, each process falls back to counting in memory until it answers again; a
-limiter failure never fails the request. ``RATELIMIT_ENABLED=0`` turns all of it off.
+client's IP address (before login); ``/auth/login`` and ``/auth/register`` always count
+per IP, whatever token they carry. Failed logins are also counted per normalized email
+(``RATELIMIT_LOGIN_FAILURES``, 10 per 15 minutes), from any number of addresses: past it
+that email cannot log in until the window moves on (``check_login`` / ``login_failed``).
+
+Counters live in Redis when ``REDIS_URL`` is set, so every web process shares them,
+and in memory otherwise; the strategy is a sliding window counter (two counters per
+caller and class, accurate to the second). If Redis cannot be reached, each process
+falls back to counting in memory until it answers again; a limiter failure never fails
+the request. ``RATELIMIT_ENABLED=0`` turns all of it off.
 
 A throttled request gets 429 ``{"detail": "Request was throttled. Expected available in
 N seconds."}`` and ``Retry-After: N``.
@@ -28,14 +33,18 @@ import time
 from flask import current_app, g, request
 from flask_jwt_extended import decode_token
 from flask_limiter import Limit, Limiter, RateLimitExceeded
+from limits import parse
+from limits.storage import MemoryStorage, storage_from_string
+from limits.strategies import MovingWindowRateLimiter
 
-from app.errors import error_response
+from app.errors import Throttled, error_response
 from app.security import request_token
 
 STANDARD, CREATE, REACTIONS = "standard", "create", "reactions"
 SETTINGS = {STANDARD: "RATELIMIT_STANDARD", CREATE: "RATELIMIT_CREATE", REACTIONS: "RATELIMIT_REACTIONS"}
 CREATE_BLUEPRINTS = {"posts", "comments"}
 EXEMPT_ENDPOINTS = {"health.healthz", "health.readyz", "media.serve"}
+PER_IP_ENDPOINTS = {"auth.login", "auth.register"}
 
 
 def limit_class(endpoint=None):
@@ -56,7 +65,7 @@ def caller():
     key = g.get("_ratelimit_caller")
     if key is None:
         key = f"ip:{request.remote_addr or 'unknown'}"
-        token = request_token()
+        token = request_token() if request.endpoint not in PER_IP_ENDPOINTS else None
         if token:
             try:
                 key = f"user:{decode_token(token)['sub']}"
@@ -109,3 +118,41 @@ def init_app(app):
                               429, {"Retry-After": str(wait)})
 
     return limiter
+
+
+def _login_guard():
+    """``(limiter, item)`` counting failed logins per email, or None when limits are off."""
+    app = current_app._get_current_object()
+    if not app.config["RATELIMIT_ENABLED"]:
+        return None
+    guard = app.extensions.get("login_guard")
+    if guard is None:
+        url = app.config["REDIS_URL"]
+        storage = storage_from_string(url, socket_timeout=2, socket_connect_timeout=2) if url else MemoryStorage()
+        guard = app.extensions["login_guard"] = (MovingWindowRateLimiter(storage),
+                                                 parse(app.config["RATELIMIT_LOGIN_FAILURES"]))
+    return guard
+
+
+def check_login(email):
+    """Throttled (429) when ``email`` has used up its failed logins."""
+    guard = _login_guard()
+    if guard is None:
+        return
+    limiter, item = guard
+    try:
+        if limiter.test(item, "login-failures", email):
+            return
+        reset_at = limiter.get_window_stats(item, "login-failures", email).reset_time
+    except Exception:  # the counter's storage is down: logins go on, the IP limit still holds
+        return
+    raise Throttled(math.ceil(reset_at - time.time()))
+
+
+def login_failed(email):
+    guard = _login_guard()
+    if guard is not None:
+        try:
+            guard[0].hit(guard[1], "login-failures", email)
+        except Exception:
+            pass

@@ -2,6 +2,7 @@
 from flask import request
 from flask_jwt_extended import decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
+from flask_talisman import Talisman
 from jwt.exceptions import PyJWTError
 
 from app.errors import DETAILS, INVALID_TOKEN, error_response
@@ -65,3 +66,23 @@ def socket_identity(token):
     if payload.get("type") != "access" or not users.user_exists(payload["sub"]):
         return None
     return payload["sub"], payload.get("exp")
+
+
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+
+def init_headers(app):
+    """Security headers on every response (Flask-Talisman): ``nosniff``, no framing, no
+    referrer, HSTS when served over https; a locked-down CSP on whatever did not set its
+    own (JSON has nothing to load); ``Cache-Control: no-store`` on ``/auth/*``, whose
+    answers carry tokens and the caller's email."""
+    Talisman(app, force_https=False, content_security_policy=None, frame_options="DENY",
+             referrer_policy="no-referrer", session_cookie_secure=False, x_xss_protection=False,
+             strict_transport_security=True, strict_transport_security_max_age=31536000)
+
+    @app.after_request
+    def locked_down(response):
+        response.headers.setdefault("Content-Security-Policy", API_CSP)
+        if request.path.startswith("/auth/"):
+            response.headers["Cache-Control"] = "no-store"
+        return response

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from flask import Response, request
 from flask_jwt_extended import jwt_required
-from marshmallow import Schema
+from marshmallow import Schema, ValidationError
 
 from app import realtime
 from app.errors import APIError
@@ -72,6 +72,29 @@ class Declaration:
     resume_position: bool = False
 
 
+NUL_REFUSED = "Null characters are not allowed."
+
+
+def _contains_nul(value):
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(item) for item in value)
+    return False
+
+
+def load_body(schema, partial=False):
+    """The request body loaded with ``schema``. A NUL character anywhere in a field is a
+    400 on that field, as DRF answers (PostgreSQL cannot store it; nothing needs it)."""
+    data = request_data()
+    refused = {key: [NUL_REFUSED] for key, value in data.items() if _contains_nul(key) or _contains_nul(value)}
+    if refused:
+        raise ValidationError(refused)
+    return schema.load(data, partial=partial)
+
+
 def _instance(schema):
     return schema() if isinstance(schema, type) else schema
 
@@ -96,7 +119,7 @@ def endpoint(summary, *, body=None, response=None, **options):
         def wrapper(*args, **kwargs):
             position = realtime.newest_event_id() if declaration.resume_position else None
             if declaration.body is not None:
-                kwargs["data"] = declaration.body.load(request_data(), partial=request.method == "PATCH")
+                kwargs["data"] = load_body(declaration.body, partial=request.method == "PATCH")
             result = view(*args, **kwargs)
             status = declaration.status
             if isinstance(result, tuple):

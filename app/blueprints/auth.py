@@ -2,7 +2,9 @@
 from flask import Blueprint
 from flask_jwt_extended import create_access_token, create_refresh_token, current_user, jwt_required
 
+from app import ratelimit
 from app.blueprints import endpoint
+from app.errors import APIError
 from app.schemas.users import (
     AccessTokenSchema,
     LoginSchema,
@@ -29,9 +31,17 @@ def register(data):
 
 @bp.post("/login")
 @endpoint("Log in", body=LoginSchema, response=TokenPairSchema, public=True, errors=(401,),
-          description="Wrong credentials: 401 `No active account found with the given credentials`.")
+          description="Wrong credentials: 401 `No active account found with the given credentials`. "
+                      "Limited per client IP, and failed attempts per email (429 with Retry-After).")
 def login(data):
-    return token_pair(users.authenticate(data["email"], data["password"]))
+    email = users.normalize_email(data["email"])
+    ratelimit.check_login(email)
+    try:
+        return token_pair(users.authenticate(email, data["password"]))
+    except APIError as err:
+        if err.status == 401:
+            ratelimit.login_failed(email)
+        raise
 
 
 @bp.post("/refresh")

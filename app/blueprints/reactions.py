@@ -19,5 +19,5 @@ def add_reaction(data):
 @endpoint("Remove the caller's reaction", query=ReactionTargetSchema, status=204, errors=(400,),
           description="204 also when there was none. The two fields may come in a JSON body instead.")
 def remove_reaction():
-    data = ReactionTargetSchema().load({**request_data(), **request.args.to_dict()})
+    data = ReactionTargetSchema().load({**request_data(), **request.args.to_dict()})  # ids: no text to store
     reactions.remove_reaction(current_user, **data)
