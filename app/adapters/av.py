@@ -8,6 +8,7 @@ bitexact mode; MP3 without ID3 tags). Metadata also hides below the container, s
 
 - a Vorbis or Theora stream's codec extradata holds a comment header (any tag, in
   Matroska or MP4): it is rewritten without comments or vendor string;
+- a camera's AVI keeps EXIF in its ``strd`` chunk, which FFmpeg reads as extradata: dropped;
 - packets carry side data (Ogg metadata updates, Matroska block additions, new
   extradata): only what playback needs survives (gapless trims, palettes).
 
@@ -18,6 +19,9 @@ app "Lavf" and per-track DURATION tags, "ffmpeg" as vendor of the comment header
 FLAC and Ogg files must have, "Lavf" in an MP3's LAME header (its encoder delay keeps the
 sample count). Packet payloads are not touched, so what an encoder wrote inside the
 bitstream (an x264 settings SEI, MPEG-4 user data) stays as well.
+
+Only the demuxers of the accepted containers may read a file, only from the file itself,
+and no open or read may take longer than ``TIMEOUT``.
 """
 import contextlib
 import os
