@@ -1,5 +1,10 @@
 """Read by gunicorn from the working directory; the Procfile's flags set the rest."""
 import json
+import os
+import tempfile
+
+# Every worker writes its metric samples here; a scrape of any worker sums them (app.metrics).
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="ventroom-metrics-"))
 
 # Request lines up to 8 KiB (gunicorn's largest); longer ones, and headers that are too
 # large, are answered in the API's JSON error shape (``json_parse_errors``), not HTML.
@@ -43,3 +48,9 @@ def post_worker_init(worker):
     start_listening(worker.wsgi)  # deliver the event log's messages to this process's clients
     if not worker.wsgi.config["REDIS_URL"]:
         run_periodic_in_process(worker.wsgi)  # embedded mode: no Celery beat elsewhere
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # its live gauges no longer count

@@ -8,8 +8,18 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from app import metrics, models, openapi, ratelimit, realtime, sockets, tasks  # noqa: F401 (models, tasks: registered)
+from app.blueprints import (auth, comments, devices, health, media, notifications, openapi as openapi_blueprint,
+                            posts, reactions)
+from app.blueprints import metrics as metrics_blueprint
+from app.cli import users
 from app.config import BASE_DIR, cache_config, load_config
+from app.errors import register_error_handlers
 from app.extensions import cache, celery_init_app, db, jwt, migrate
+from app.security import init_headers, register_jwt_callbacks
+
+BLUEPRINTS = (auth, posts, comments, reactions, media, health, notifications, devices, openapi_blueprint,
+              metrics_blueprint)
 
 
 def create_app(config=None):
@@ -32,26 +42,14 @@ def create_app(config=None):
     celery_init_app(app)
     CORS(app, origins=app.config["CORS_ALLOWED_ORIGINS"], expose_headers=["Retry-After", "Last-Event-ID"], max_age=600)
 
-    from app import (
-        models,  # noqa: F401  (registers every table with the metadata)
-        ratelimit,
-        tasks,  # noqa: F401  (registers every Celery task, in the worker too)
-    )
-    from app.blueprints import auth, comments, devices, health, media, notifications, openapi, posts, reactions
-    from app.cli import users
-    from app.errors import register_error_handlers
-    from app.security import init_headers, register_jwt_callbacks
-
     register_jwt_callbacks()
     init_headers(app)
     register_error_handlers(app)
     ratelimit.init_app(app)
-    for blueprint in (auth.bp, posts.bp, comments.bp, reactions.bp, media.bp, health.bp, notifications.bp,
-                      devices.bp, openapi.bp):
-        app.register_blueprint(blueprint)
+    metrics.init_app(app)
+    for module in BLUEPRINTS:
+        app.register_blueprint(module.bp)
     app.cli.add_command(users)
-
-    from app import openapi, realtime, sockets
 
     realtime.init_app(app)
     sockets.init_app(app, hidden_for=lambda user_id: frozenset())

@@ -61,6 +61,7 @@ class Config:
     MAX_MEDIA_BYTES = _int("MAX_MEDIA_BYTES", 10 * 1024 * 1024)
     PORT = _int("PORT", 8000)
     LOG_LEVEL = os.environ.get("LOG_LEVEL", "INFO")
+    METRICS_TOKEN = os.environ.get("METRICS_TOKEN") or None  # GET /metrics exists only with it
     # Proxies in front of the app whose X-Forwarded-For/-Proto/-Host to trust (0: none).
     TRUSTED_PROXIES = _int("TRUSTED_PROXIES", 0)
     # Media processing (app/services/media_processing.py): bigger images are refused as

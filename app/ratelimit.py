@@ -43,7 +43,7 @@ from app.security import request_token
 STANDARD, CREATE, REACTIONS = "standard", "create", "reactions"
 SETTINGS = {STANDARD: "RATELIMIT_STANDARD", CREATE: "RATELIMIT_CREATE", REACTIONS: "RATELIMIT_REACTIONS"}
 CREATE_BLUEPRINTS = {"posts", "comments"}
-EXEMPT_ENDPOINTS = {"health.healthz", "health.readyz", "media.serve"}
+EXEMPT_ENDPOINTS = {"health.healthz", "health.readyz", "media.serve", "metrics.scrape"}
 PER_IP_ENDPOINTS = {"auth.login", "auth.register"}
 
 

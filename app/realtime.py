@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 from flask import current_app
 
+from app import metrics
 from app.adapters.eventlog import MemoryEventLog, RedisEventLog
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,9 @@ def emit(event_type, data, groups, users=()):
     could not be reached (the write it announces has committed: logged, not raised)."""
     message = {"type": event_type, "data": data, "timestamp": timestamp()}
     try:
-        return event_log().publish(message, list(dict.fromkeys(groups)), [user for user in users if user])
+        event_id = event_log().publish(message, list(dict.fromkeys(groups)), [user for user in users if user])
+        metrics.EVENTS_PUBLISHED.inc()
+        return event_id
     except Exception:
         log.error("event %s to %s could not be published", event_type, groups, exc_info=True)
         return None

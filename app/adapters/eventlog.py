@@ -152,6 +152,8 @@ def decode(message):
 
 
 class RedisEventLog:
+    delivers_in_process = False  # a listener thread reads the channel
+
     def __init__(self, url, *, channel, window_seconds, backlog, replay_max, prefix="ventroom:rt:"):
         self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2,
                                           health_check_interval=30)
@@ -218,6 +220,8 @@ class RedisEventLog:
 
 class MemoryEventLog:
     """The same log in this process's memory: embedded mode has one web process."""
+
+    delivers_in_process = True  # publishing calls the listeners
 
     def __init__(self, *, window_seconds, backlog, replay_max):
         self.window_ms, self.backlog, self.replay_max = window_seconds * 1000, backlog, replay_max

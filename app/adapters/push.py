@@ -75,6 +75,11 @@ class LogProvider:
                  payload["title"], payload["message"])
 
 
+# pywebpush, py_vapid and firebase_admin are imported where a provider is built: most
+# processes (every web process, a worker without credentials) never need them, and
+# firebase_admin alone adds a second to start-up.
+
+
 def load_vapid(value):
     """A VAPID key from a PEM text, a PEM/DER file path, or base64url raw/DER."""
     from py_vapid import Vapid

@@ -6,6 +6,7 @@ import threading
 import socketio as python_socketio
 
 from app.extensions import socketio
+from app.sockets import raw, socketio_events  # noqa: F401 (socketio_events registers the Socket.IO handlers)
 from app.sockets.hub import Hub
 from app.sockets.limits import MemoryConnectionCap, RedisConnectionCap
 from app.sockets.raw import RawTransport, encode_frame
@@ -15,8 +16,6 @@ log = logging.getLogger(__name__)
 
 def init_app(app, hidden_for):
     """``hidden_for(user_id)``: the user ids whose content that user does not see."""
-    from app.sockets import raw, socketio_events  # noqa: F401  (registers the Socket.IO handlers)
-
     config = app.config
     socketio.init_app(
         app,
@@ -38,6 +37,8 @@ def init_app(app, hidden_for):
     app.extensions["raw_ws"] = RawTransport(app, hub, cap, hidden_for)
     app.extensions["sio_sessions"] = {}
     app.add_url_rule("/ws/", endpoint="raw_ws", view_func=raw.serve, websocket=True)  # "/ws" too
+    if app.extensions["event_log"].delivers_in_process:
+        start_listening(app)  # embedded mode: publishing delivers, in this process, at once
 
 
 def start_listening(app):
@@ -46,8 +47,10 @@ def start_listening(app):
     if app.extensions.get("realtime_listener") is not None:
         return
     stop = threading.Event()
-    hub = app.extensions["realtime_hub"]
-    thread = threading.Thread(target=app.extensions["event_log"].listen, args=(hub.deliver, stop, hub.connected),
-                              name="realtime-listener", daemon=True)
+    hub, event_log = app.extensions["realtime_hub"], app.extensions["event_log"]
     app.extensions["realtime_listener"] = stop
-    thread.start()
+    if event_log.delivers_in_process:
+        event_log.listen(hub.deliver, stop, hub.connected)
+        return
+    threading.Thread(target=event_log.listen, args=(hub.deliver, stop, hub.connected),
+                     name="realtime-listener", daemon=True).start()

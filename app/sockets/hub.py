@@ -17,6 +17,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from app import metrics
 from app.adapters.eventlog import CONTROL, EVENT, Event, parse_id
 
 log = logging.getLogger(__name__)
@@ -75,9 +76,14 @@ class Hub:
         with self._lock:
             self.subscribers.add(sub)
             self._users.setdefault(sub.user_id, set()).add(sub)
+        metrics.CONNECTIONS.labels(sub.kind).inc()
 
     def remove(self, sub):
         with self._lock:
+            if sub not in self.subscribers:
+                sub.closed = True
+                return
+            metrics.CONNECTIONS.labels(sub.kind).dec()
             sub.closed = True
             for group in list(sub.groups):
                 self._leave(sub, group)
@@ -168,7 +174,7 @@ class Hub:
             if not targets:
                 return
             wire = None
-            skipped = []
+            skipped, raw, sio = [], 0, 0
             for sub in targets:
                 if sub.hides(event) or self._held(sub, event):
                     if sub.kind == "sio":
@@ -178,9 +184,14 @@ class Hub:
                     if wire is None:
                         wire = self._encode(event.frame)
                     sub.send_frame(event.frame, wire)
-            if self._emit is not None and any(sub.kind == "sio" for sub in targets):
+                    raw += 1
+                else:
+                    sio += 1
+            if sio and self._emit is not None:
                 envelope = json.loads(event.frame)
                 self._emit(envelope["type"], envelope, event.groups, skipped)
+        metrics.EVENTS_DELIVERED.labels("raw").inc(raw)
+        metrics.EVENTS_DELIVERED.labels("socketio").inc(sio)
 
     @staticmethod
     def _held(sub, event):

@@ -29,7 +29,7 @@ from wsproto.connection import Connection, ConnectionType
 from wsproto.events import BytesMessage, CloseConnection, Ping, Pong, TextMessage
 from wsproto.utilities import LocalProtocolError, RemoteProtocolError
 
-from app import realtime
+from app import metrics, realtime
 from app.errors import error_response
 from app.security import request_token, socket_identity
 from app.sockets import poller as pollers
@@ -119,6 +119,7 @@ class RawConnection(Subscriber):
             self.pending_frames += 1
             if self.pending_frames > self.transport.queue_size:
                 log.warning("dropping slow raw client of user %s", self.user_id)
+                metrics.DROPPED.inc()
                 return False
             return True
         try:
