@@ -1,9 +1,12 @@
 """Every error is a JSON body in the DRF shape API.md gives; never HTML, never a trace."""
 import logging
 
+import sqlalchemy.exc
 from flask import jsonify, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
+
+from app.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +105,20 @@ def register_error_handlers(app):
         if status == 405 and getattr(err, "valid_methods", None):
             headers["Allow"] = ", ".join(err.valid_methods)
         return error_response({"detail": detail}, status, headers)
+
+    @app.errorhandler(sqlalchemy.exc.OperationalError)
+    @app.errorhandler(sqlalchemy.exc.InterfaceError)
+    @app.errorhandler(sqlalchemy.exc.TimeoutError)
+    def database_unavailable(err):
+        """The database is down or restarting: say so, and when to try again (the pool
+        checks connections before use, so requests succeed again once it is back)."""
+        log.error("database unavailable: %s", err)
+        try:
+            db.session.rollback()
+        except sqlalchemy.exc.SQLAlchemyError:
+            pass
+        return error_response({"detail": "Service temporarily unavailable. Try again shortly."}, 503,
+                              {"Retry-After": "5"})
 
     @app.errorhandler(Exception)
     def handle_unexpected(err):

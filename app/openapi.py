@@ -79,6 +79,10 @@ ERROR_RESPONSES = {
         "Over the rate limit.", {"detail": "Request was throttled. Expected available in 12 seconds."},
         headers={"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}})),
     500: ("ServerError", _error("An unexpected error (logged, never shown).", {"detail": "Internal server error."})),
+    503: ("Unavailable", _error(
+        "The database is unreachable for now (it is retried; come back after Retry-After).",
+        {"detail": "Service temporarily unavailable. Try again shortly."},
+        headers={"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}})),
 }
 
 
@@ -173,7 +177,7 @@ def _operation(rule, method, declaration, view):
                                              "the first): resume from it and no later event is missed."}}
     for status, description, schema in declaration.extra_responses:
         responses[str(status)] = {"description": description, "content": {"application/json": {"schema": schema}}}
-    statuses = set(declaration.errors) | {500}
+    statuses = set(declaration.errors) | {500, 503}
     if declaration.body is not None:
         statuses |= {400, 413}
     if not declaration.public:
