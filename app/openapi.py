@@ -185,7 +185,7 @@ def _operation(rule, method, declaration, view):
     if rule.endpoint not in EXEMPT_ENDPOINTS:
         statuses.add(429)
     for status in statuses:
-        responses[str(status)] = ERROR_RESPONSES[status][0]
+        responses.setdefault(str(status), ERROR_RESPONSES[status][0])
     operation["responses"] = dict(sorted(responses.items()))
     return operation
 

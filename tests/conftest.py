@@ -95,7 +95,7 @@ def client(app):
 def events(monkeypatch):
     """Every real-time event the services emit: ``[(type, data, groups), ...]``."""
     sent = []
-    monkeypatch.setattr(realtime, "emit", lambda event_type, data, groups: sent.append(
+    monkeypatch.setattr(realtime, "emit", lambda event_type, data, groups, users=(): sent.append(
         (event_type, data, list(groups))))
     return sent
 
