@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint install migrate worker clean
+.PHONY: run test lint bench install migrate worker clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -38,6 +38,12 @@ lint: install
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Side by side with the Django reference, on this machine (PostgreSQL and Redis up):
+# full size by default, BENCH_ARGS=--quick for a smoke run. Writes bench/RESULTS.md.
+BENCH_TAG ?= $(shell date -u +%Y%m%d-%H%M)
+bench: install
+	PUBLIC_BASE_URL=http://127.0.0.1:8002 $(BIN)/python bench/compare.py --tag $(BENCH_TAG) -- $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache
