@@ -10,6 +10,10 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="ventr
 # large, are answered in the API's JSON error shape (``json_parse_errors``), not HTML.
 limit_request_line = 8190
 limit_request_field_size = 8190
+# Every worker also listens on a socket of its own (``own_listeners``), bound with
+# SO_REUSEPORT: the kernel spreads new connections over the sockets, so a burst of
+# connections is not all accepted by whichever worker wakes first.
+reuse_port = True
 PARSE_ERRORS = {
     "LimitRequestLine": (414, "URI Too Long", "The request line is longer than 8190 bytes."),
     "LimitRequestHeaders": (431, "Request Header Fields Too Large", "The request headers are too large."),
@@ -40,10 +44,21 @@ def json_parse_errors(worker):
     worker.handle_error = handle_error
 
 
+def own_listeners(worker):
+    """A listening socket per worker beside the shared one (TCP only; the shared
+    socket keeps serving whatever the kernel hands it)."""
+    from gunicorn.sock import TCPSocket
+
+    for listener in list(worker.sockets):
+        if isinstance(listener, TCPSocket) and worker.cfg.reuse_port and worker.cfg.workers > 1:
+            worker.sockets.append(TCPSocket(listener.cfg_addr, worker.cfg, worker.log))
+
+
 def post_worker_init(worker):
     from app.sockets import start_listening
     from app.tasks import run_periodic_in_process
 
+    own_listeners(worker)
     json_parse_errors(worker)
     start_listening(worker.wsgi)  # deliver the event log's messages to this process's clients
     if not worker.wsgi.config["REDIS_URL"]:
