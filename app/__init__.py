@@ -35,7 +35,7 @@ def create_app(config=None):
     from app import models  # noqa: F401  (registers every table with the metadata)
     from app import ratelimit
     from app import tasks  # noqa: F401  (registers every Celery task, in the worker too)
-    from app.blueprints import auth, comments, devices, health, media, notifications, openapi, posts, reactions
+    from app.blueprints import auth, comments, devices, health, media, notifications, openapi, posts, reactions, web
     from app.cli import users
     from app.errors import register_error_handlers
     from app.security import register_jwt_callbacks
@@ -43,7 +43,7 @@ def create_app(config=None):
     register_jwt_callbacks()
     register_error_handlers(app)
     ratelimit.init_app(app)
-    for blueprint in (auth.bp, posts.bp, comments.bp, reactions.bp, media.bp, health.bp, notifications.bp, devices.bp, openapi.bp):
+    for blueprint in (auth.bp, posts.bp, comments.bp, reactions.bp, media.bp, health.bp, notifications.bp, devices.bp, openapi.bp, web.bp):
         app.register_blueprint(blueprint)
     app.cli.add_command(users)
 
