@@ -3,7 +3,6 @@
 // the Last-Event-ID header of reads (a resume position for the socket).
 
 const STORE = 'ventroom.session';
-const EARLY_MS = 60_000; // refresh this long before the access token's exp
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -26,14 +25,19 @@ export function errorText(status, body) {
   return `Something went wrong (${status}). Please try again.`;
 }
 
-/** Milliseconds since the epoch at which a JWT expires (0 when unreadable). */
-export function expiresAt(token) {
+/** A JWT's payload, or {} when it cannot be read. */
+function claims(token) {
   try {
-    const payload = token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/');
-    return JSON.parse(atob(payload)).exp * 1000;
+    return JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
   } catch {
-    return 0;
+    return {};
   }
+}
+
+/** When to refresh: a minute before expiry, or a quarter of the lifetime for short ones. */
+function refreshAt(token) {
+  const {exp = 0, iat = exp} = claims(token);
+  return (exp - Math.min(60, (exp - iat) / 4)) * 1000;
 }
 
 let session = null; // {access, refresh, user}
@@ -52,7 +56,7 @@ function save() {
 function scheduleRefresh() {
   clearTimeout(refreshTimer);
   if (!session) return;
-  const wait = expiresAt(session.access) - Date.now() - EARLY_MS;
+  const wait = refreshAt(session.access) - Date.now();
   refreshTimer = setTimeout(() => refresh().catch(() => {}), Math.max(1000, wait));
 }
 
@@ -96,7 +100,7 @@ export function refresh() {
 /** The access token, refreshed first when it is about to expire (for the socket too). */
 export async function accessToken() {
   if (!session) return null;
-  if (expiresAt(session.access) - Date.now() < 30_000) await refresh();
+  if (Date.now() >= refreshAt(session.access)) await refresh();
   return session && session.access;
 }
 

@@ -71,8 +71,10 @@ export function media(item, {thumbnail = false, state = {}} = {}) {
   const size = info.width && info.height ? {width: info.width, height: info.height} : {};
   let el;
   if (item.media_type === 'image') {
-    const src = thumbnail && item.thumbnail ? item.thumbnail : item.media;
-    el = h('img', {src, alt: item.title ? `Image shared with “${item.title}”` : 'Image shared in a comment',
+    // Feed cards let the browser take the thumbnail (480 px) when it is wide enough.
+    const srcset = thumbnail && item.thumbnail && info.width > 480 ? `${item.thumbnail} 480w, ${item.media} ${info.width}w` : null;
+    el = h('img', {src: item.media, srcset, sizes: srcset ? '(max-width: 44rem) 100vw, 42rem' : null,
+      alt: item.title ? `Image shared with “${item.title}”` : 'Image shared in a comment',
       loading: 'lazy', decoding: 'async', ...size});
   } else if (item.media_type === 'video') {
     el = h('video', {src: item.media, controls: true, preload: 'metadata', poster: item.thumbnail || null, ...size});

@@ -125,12 +125,20 @@ def register_in_page(page, name):
     page.locator("#connection[data-status=live]").wait_for()
 
 
-def jpeg_bytes(width=640, height=400):
-    from PIL import Image
+def jpeg_bytes(width=640, height=320):
+    """A calm picture (an evening sky over water) as a JPEG."""
+    from PIL import Image, ImageDraw
 
-    image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    image = Image.new("RGB", (width, height))
+    draw = ImageDraw.Draw(image)
+    top, bottom = (122, 160, 190), (240, 214, 180)
+    for y in range(height):
+        t = y / (height - 1)
+        draw.line([(0, y), (width, y)], fill=tuple(round(a + (b - a) * t) for a, b in zip(top, bottom)))
+    draw.ellipse([width * 0.62, height * 0.38, width * 0.74, height * 0.62], fill=(250, 236, 205))
+    draw.rectangle([0, height * 0.7, width, height], fill=(74, 110, 128))
     out = io.BytesIO()
-    image.save(out, "JPEG", quality=80)
+    image.save(out, "JPEG", quality=85)
     return out.getvalue()
 
 

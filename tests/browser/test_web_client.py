@@ -151,6 +151,13 @@ def test_two_people_see_each_other_live(ana_and_ben, artifacts, tmp_path):
     ana.get_by_role("button", name="Mark all as read").click()
     ana.get_by_role("link", name="Notifications", exact=True).wait_for()
     assert ana.locator("li.notification.unread").count() == 0
+
+    # Ana deletes her post; Ben, in its thread, is told at once.
+    ana.get_by_role("link", name="Feed").click()
+    ana_post.get_by_role("button", name="Delete").click()
+    ana.get_by_role("button", name="Delete post").click()
+    ana_post.wait_for(state="detached")
+    ben.get_by_role("heading", level=1, name="This post was deleted.").wait_for()
     assert ana.errors == [] and ben.errors == []
 
 
@@ -260,3 +267,23 @@ def test_anonymous_authors_content_warnings_and_sensitive_media_are_shown_with_c
     assert "blurred" not in media.get_attribute("class")
     assert page.evaluate("document.activeElement.tagName") == "IMG"
     assert_accessible(page, "a post behind a content warning")
+
+
+def test_the_feed_scrolls_on_through_its_pages(open_page, web_server):
+    _, token = register(web_server.url, f"gus-{time.time_ns()}@example.com", display_name="Gus")
+    for n in range(25):
+        requests.post(f"{web_server.url}/ventroom/posts/", json={"title": f"Note {n}", "content": "."},
+                      headers={"Authorization": f"Bearer {token}"}, timeout=10).raise_for_status()
+    page = open_page(width=360)
+    register_in_page(page, "Hal")
+    page.locator("article.post", has_text="Note 24").wait_for()
+    total = requests.get(f"{web_server.url}/ventroom/posts/?page_size=1", headers={"Authorization": f"Bearer {token}"},
+                         timeout=10).json()["count"]
+    for _ in range(100):
+        if page.get_by_text("You’re all caught up.").is_visible():
+            break
+        page.mouse.wheel(0, 4000)
+        page.wait_for_timeout(100)
+    assert page.locator("article.post").count() == total
+    ids = page.eval_on_selector_all("article.post", "els => els.map(el => Number(el.dataset.postId))")
+    assert ids == sorted(ids, reverse=True)  # newest first, no repeats
