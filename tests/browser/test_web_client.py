@@ -267,6 +267,9 @@ def test_anonymous_authors_content_warnings_and_sensitive_media_are_shown_with_c
     assert "blurred" not in media.get_attribute("class")
     assert page.evaluate("document.activeElement.tagName") == "IMG"
     assert_accessible(page, "a post behind a content warning")
+    page.emulate_media(color_scheme="dark", reduced_motion="reduce")
+    assert page.evaluate("getComputedStyle(document.documentElement).scrollBehavior") == "auto"
+    assert_accessible(page, "the same, in the dark colour scheme")
 
 
 def test_the_feed_scrolls_on_through_its_pages(open_page, web_server):
