@@ -36,8 +36,8 @@ class LiveSocket {
     this.lastFrame = 0;
     this.wanted = false;
     this.status = 'offline';
-    this.groups = new Map(); // key -> {message, data, position, refs, joined, wasJoined}
-    this.user = {position: null, sentPosition: false, resumed: null, settled: false, connections: 0};
+    this.groups = new Map(); // key -> {join, leave, data, position, refs, joined, wasJoined}
+    this.user = {position: null, resumed: null, settled: false, connections: 0};
     this.pending = []; // sent messages awaiting their reply, in order
     this.seen = new Set();
     this.listeners = new Map();
@@ -73,7 +73,7 @@ class LiveSocket {
     clearTimeout(this.timer);
     this.timer = null;
     this.groups.clear();
-    this.user = {position: null, sentPosition: false, resumed: null, settled: false, connections: 0};
+    this.user = {position: null, resumed: null, settled: false, connections: 0};
     this.seen.clear();
     if (this.ws) this.ws.close(1000);
     this.ws = null;
@@ -127,19 +127,23 @@ class LiveSocket {
 
   async open() {
     this.timer = null;
+    if (this.opening) return;
+    this.opening = true;
     let token;
     try {
       token = await accessToken();
     } catch {
       token = null;
+    } finally {
+      this.opening = false;
     }
-    if (!this.wanted) return;
+    if (!this.wanted || this.ws) return;
     if (!token) { this.retry(); return; }
     const url = new URL('/ws/', location.href);
     url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
     url.searchParams.set('token', token); // the one place the API wants a token in a URL
     if (this.user.position) url.searchParams.set('last_event_id', this.user.position);
-    Object.assign(this.user, {resumed: null, sentPosition: Boolean(this.user.position), settled: false});
+    Object.assign(this.user, {resumed: null, settled: false});
     this.setStatus(this.attempt ? 'reconnecting' : 'connecting');
     const ws = new WebSocket(url);
     this.ws = ws;
