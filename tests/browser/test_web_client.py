@@ -290,3 +290,18 @@ def test_the_feed_scrolls_on_through_its_pages(open_page, web_server):
     assert page.locator("article.post").count() == total
     ids = page.eval_on_selector_all("article.post", "els => els.map(el => Number(el.dataset.postId))")
     assert ids == sorted(ids, reverse=True)  # newest first, no repeats
+
+
+def test_the_access_token_is_refreshed_before_it_expires(open_page):
+    page = open_page()
+    register_in_page(page, "Ivo")
+    before = page.evaluate("JSON.parse(sessionStorage.getItem('ventroom.session')).access")
+    page.clock.install()
+    with page.expect_request(lambda r: r.url.endswith("/auth/refresh") and r.method == "POST"):
+        page.clock.fast_forward("59:30")  # a 60-minute token: refreshed a minute before its exp
+    page.wait_for_function("before => JSON.parse(sessionStorage.getItem('ventroom.session')).access !== before",
+                           arg=before)
+    assert "token=" not in page.url
+    page.get_by_role("link", name="Notifications").click()
+    page.get_by_text("No notifications yet.").wait_for()  # the API answers with the new token
+    assert page.errors == []
