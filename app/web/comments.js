@@ -4,6 +4,7 @@
 import {send} from './api.js';
 import {authorName, byline, confirmDelete, editForm, isMine, media, merged, reactionBar, warned} from './content.js';
 import {announce, field, focusOn, h, showErrors} from './dom.js';
+import {safetyMenu} from './safety.js';
 
 /** A small form to write a comment or a reply: onSent(comment); onCancel() when given. */
 export function commentForm(postId, parent, label, onSent, onCancel) {
@@ -80,6 +81,8 @@ export class CommentTree {
         this.remove(comment.id);
       }));
       actions.append(edit, remove);
+    } else {
+      actions.append(safetyMenu(comment, 'ventcomment', 'comment', (userId) => this.hideUser(userId)));
     }
     node.article.replaceChildren(byline(comment), warned(comment, body, 'comment', node.view),
       h('div', {class: 'comment-footer'}, node.bar.el, actions));
@@ -133,8 +136,15 @@ export class CommentTree {
     this.draw(node);
   }
 
+  /** After a mute or block: that person's comments (with their replies) leave the page. */
+  hideUser(userId) {
+    for (const node of [...this.nodes.values()]) {
+      if (node.comment.user && node.comment.user.id === userId) this.remove(node.comment.id, false);
+    }
+  }
+
   /** Remove a comment and its replies; focus moves to a neighbour if it was inside. */
-  remove(id) {
+  remove(id, counted = true) {
     const node = this.nodes.get(id);
     if (!node) return;
     const gone = [...node.li.querySelectorAll('li[data-comment-id]')].map((li) => Number(li.dataset.commentId));
@@ -143,7 +153,7 @@ export class CommentTree {
     const neighbour = node.li.nextElementSibling || node.li.previousElementSibling || node.li.parentElement.closest('li');
     node.li.remove();
     for (const key of gone) this.nodes.delete(key);
-    this.onCount(-gone.length);
+    if (counted) this.onCount(-gone.length);
     if (hadFocus) focusOn(neighbour ? neighbour.querySelector('article') : document.querySelector('main h1'));
   }
 

@@ -59,7 +59,7 @@ export function feedView(main, me) {
 
   function addCard(post, position, where = 'end') {
     if (cards.has(post.id)) { cards.get(post.id).update(post, {own: true}); return cards.get(post.id); }
-    const card = new PostCard(post, {onDeleted: removeCard});
+    const card = new PostCard(post, {onDeleted: removeCard, onHidden: hideUser});
     card.position = position;
     cards.set(post.id, card);
     if (where === 'start') list.prepend(card.el);
@@ -82,6 +82,13 @@ export function feedView(main, me) {
     cards.delete(id);
     if (hadFocus) focusOn(neighbour || heading);
     drawEmpty();
+  }
+
+  /** After a mute or block: that person's posts leave the feed. */
+  function hideUser(userId) {
+    pending = pending.filter((p) => !(p.user && p.user.id === userId));
+    for (const [id, card] of [...cards]) if (card.post.user && card.post.user.id === userId) removeCard(id);
+    drawPill();
   }
 
   function drawEmpty() {

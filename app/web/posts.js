@@ -3,15 +3,18 @@
 import {send} from './api.js';
 import {byline, confirmDelete, editForm, isMine, media, merged, reactionBar, warned} from './content.js';
 import {announce, focusOn, h, newId} from './dom.js';
+import {safetyMenu} from './safety.js';
 
 const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
 
 export class PostCard {
-  /** `full`: the thread's head (h1, whole media) rather than a feed card; onDeleted(id). */
-  constructor(post, {full = false, onDeleted = () => {}} = {}) {
+  /** `full`: the thread's head (h1, whole media) rather than a feed card; onDeleted(id);
+   *  onHidden(userId) after the reader muted or blocked the author. */
+  constructor(post, {full = false, onDeleted = () => {}, onHidden = () => {}} = {}) {
     this.post = post;
     this.full = full;
     this.onDeleted = onDeleted;
+    this.onHidden = onHidden;
     this.mine = isMine(post);
     this.view = {}; // the reader's choices (content warning opened, sensitive media shown)
     this.el = h('article', {class: full ? 'post full' : 'post', 'data-post-id': post.id});
@@ -42,7 +45,7 @@ export class PostCard {
         text: plural(post.total_comment || 0, 'comment', 'comments')});
     const footer = h('div', {class: 'post-footer'}, this.bar.el, comments,
       this.full ? h('span', {class: 'meta', text: plural(post.views || 0, 'view', 'views')}) : null);
-    if (this.mine) footer.append(this.actions());
+    footer.append(this.mine ? this.actions() : safetyMenu(post, 'ventpost', 'post', this.onHidden));
     this.el.replaceChildren(byline(post), warned(post, body, 'post', this.view), footer);
   }
 

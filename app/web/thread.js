@@ -55,7 +55,8 @@ export function threadView(main, postId, me) {
       return;
     }
     if (first) {
-      card = new PostCard(post, {full: true, onDeleted: () => showGone('Your post was deleted.')});
+      card = new PostCard(post, {full: true, onDeleted: () => showGone('Your post was deleted.'),
+        onHidden: () => showGone('You will not see this person’s posts any more.')});
       tree = new CommentTree(postId, me.id, (delta) => { card.commented(delta); drawCount(); });
       countEl = h('h2', {});
       const form = commentForm(postId, null, 'Write a comment', (comment) => {

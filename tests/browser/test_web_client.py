@@ -267,6 +267,23 @@ def test_anonymous_authors_content_warnings_and_sensitive_media_are_shown_with_c
     assert "blurred" not in media.get_attribute("class")
     assert page.evaluate("document.activeElement.tagName") == "IMG"
     assert_accessible(page, "a post behind a content warning")
+
+    # Reporting it (an anonymous author cannot be muted or blocked: nothing names them).
+    post.get_by_role("button", name="More actions for this post").click()
+    assert post.get_by_role("button", name=re.compile("^(Mute|Block)")).count() == 0
+    post.get_by_role("button", name="Report this post").click()
+    post.get_by_label("Someone may be at risk of harming themselves").check()
+    post.get_by_role("button", name="Send report").click()
+    post.get_by_text("This server does not offer that yet.").wait_for()  # no /reports/ here today
+    page.route("**/reports/", lambda route: route.fulfill(status=201, json={
+        "id": 1, "content_type": "ventpost", "object_id": 1, "reason": "self_harm", "details": None,
+        "status": "open", "created_at": "2026-01-01T00:00:00Z",
+        "support_resources": [{"name": "Crisis line", "url": "https://example.org/help", "phone": "+1 555 0100"}]}))
+    post.get_by_role("button", name="Send report").click()
+    post.get_by_text("Thank you. The moderators will look at it.").wait_for()
+    assert post.get_by_role("link", name="Crisis line").get_attribute("href") == "https://example.org/help"
+    assert post.get_by_role("link", name="+1 555 0100").get_attribute("href") == "tel:+15550100"
+    assert_accessible(page, "a report sent, with support resources")
     page.emulate_media(color_scheme="dark", reduced_motion="reduce")
     assert page.evaluate("getComputedStyle(document.documentElement).scrollBehavior") == "auto"
     assert_accessible(page, "the same, in the dark colour scheme")
@@ -290,6 +307,14 @@ def test_the_feed_scrolls_on_through_its_pages(open_page, web_server):
     assert page.locator("article.post").count() == total
     ids = page.eval_on_selector_all("article.post", "els => els.map(el => Number(el.dataset.postId))")
     assert ids == sorted(ids, reverse=True)  # newest first, no repeats
+
+    # Muting Gus takes his posts off the page at once (the endpoint answered as issue 15 has it).
+    page.route("**/users/*/mute", lambda route: route.fulfill(status=204))
+    gus_post = page.locator("article.post", has_text="Note 24")
+    gus_post.get_by_role("button", name="More actions for this post").click()
+    gus_post.get_by_role("button", name="Mute Gus").click()
+    page.locator("article.post", has_text="Note ").first.wait_for(state="detached")
+    assert page.locator("article.post").count() == total - 25
 
 
 def test_the_access_token_is_refreshed_before_it_expires(open_page):
