@@ -4,8 +4,10 @@ a dropped connection that heals itself, keyboard only, axe-core, first-load cost
 The tests of this module share one server and one browser and run in order (about a
 minute in all); screenshots go to tests/artifacts/.
 """
+import json
 import re
 import time
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
@@ -329,4 +331,73 @@ def test_the_access_token_is_refreshed_before_it_expires(open_page):
     assert "token=" not in page.url
     page.get_by_role("link", name="Notifications").click()
     page.get_by_text("No notifications yet.").wait_for()  # the API answers with the new token
+    assert page.errors == []
+
+
+def test_resume_replays_instead_of_refetching_and_refetches_when_not_recovered(open_page):
+    """The resume protocol of issue 14, answered by a stand-in for /ws/: the client resumes
+    its personal group and the feed from the last id it saw, takes replayed events once, and
+    refetches only when the answer is not `recovered: true`."""
+    page = open_page()
+    register_in_page(page, "Jo")
+    connections = []
+    recovered = {"answer": True}
+
+    def event(event_id, title, post_id=None):
+        post = {"id": post_id or 10_000 + int(event_id.split("-")[1]), "user": {"id": "kim", "display_name": "Kim", "profile_photo": None},
+                "title": title, "content": ".", "media": None, "media_type": None, "created_at": "2026-01-01T00:00:00Z",
+                "updated_at": "2026-01-01T00:00:00Z", "views": 0, "total_comment": 0, "reaction_summary": [],
+                "user_reaction": None}
+        return json.dumps({"type": "new_ventroom_post", "data": post, "timestamp": "2026-01-01T00:00:00Z",
+                           "event_id": event_id})
+
+    def reply(kind, data):
+        return json.dumps({"type": kind, "data": data, "timestamp": "2026-01-01T00:00:00Z", "event_id": "r"})
+
+    routes = []
+
+    def stand_in(ws):
+        routes.append(ws)
+        query = parse_qs(urlparse(ws.url).query)
+        connections.append({"last_event_id": query.get("last_event_id"), "joins": []})
+        if query.get("last_event_id"):
+            ws.send(reply("ventroom_resumed", {"recovered": True, "replayed": 0}))
+
+        def on_message(message):
+            frame = json.loads(message)
+            if frame["type"] != "join_ventroom":
+                return
+            data = frame.get("data") or {}
+            connections[-1]["joins"].append(data.get("last_event_id"))
+            if "last_event_id" not in data:
+                ws.send(reply("ventroom_joined", {"message": "Successfully joined Ventroom", "user_id": "jo"}))
+                ws.send(event("1700000000000-5", "Kim one"))
+            else:
+                ws.send(reply("ventroom_joined", {"message": "Successfully joined Ventroom", "user_id": "jo",
+                                                  "recovered": recovered["answer"], "replayed": 1}))
+                ws.send(event("1700000000000-6", "Kim two"))
+                ws.send(event("1700000000000-5", "Kim copy", post_id=20_000))  # an id already seen: dropped
+
+        ws.on_message(on_message)
+
+    page.route_web_socket(re.compile(r".*/ws/.*"), stand_in)
+    page.reload()
+    page.get_by_role("button", name="1 new post").wait_for()
+    feed_reads = []
+    page.on("request", lambda r: "/ventroom/posts/?" in r.url and feed_reads.append(r.url))
+
+    routes[-1].close(code=1012, reason="restart")  # the server goes away
+    page.get_by_role("button", name="2 new posts").wait_for()
+    assert connections[1]["last_event_id"] == ["1700000000000-5"]  # the personal group resumed
+    assert connections[1]["joins"] == ["1700000000000-5"]  # the feed resumed from the same id
+    page.wait_for_timeout(500)
+    assert page.get_by_role("button", name="2 new posts").is_visible()  # the copy was dropped
+    assert feed_reads == []  # replayed: nothing to refetch
+
+    recovered["answer"] = False
+    routes[-1].close(code=1012, reason="restart")
+    page.wait_for_function("() => document.querySelector('#connection').dataset.status === 'live'")
+    page.wait_for_timeout(300)
+    assert len(connections) == 3 and connections[2]["joins"] == ["1700000000000-6"]
+    assert feed_reads, "recovered: false -> the feed is read again"
     assert page.errors == []
