@@ -334,7 +334,7 @@ def test_the_access_token_is_refreshed_before_it_expires(open_page):
     assert page.errors == []
 
 
-def test_resume_replays_instead_of_refetching_and_refetches_when_not_recovered(open_page):
+def test_resume_replays_instead_of_refetching_and_refetches_when_not_recovered(open_page, web_server):
     """The resume protocol of issue 14, answered by a stand-in for /ws/: the client resumes
     its personal group and the feed from the last id it saw, takes replayed events once, and
     refetches only when the answer is not `recovered: true`."""
@@ -365,9 +365,12 @@ def test_resume_replays_instead_of_refetching_and_refetches_when_not_recovered(o
 
         def on_message(message):
             frame = json.loads(message)
+            data = frame.get("data") or {}
+            if frame["type"] == "join_ventroom_post":
+                connections[-1]["post_joins"] = [*connections[-1].get("post_joins", []), data]
+                ws.send(reply("ventroom_post_joined", {"post_id": data["post_id"], "recovered": True, "replayed": 0}))
             if frame["type"] != "join_ventroom":
                 return
-            data = frame.get("data") or {}
             connections[-1]["joins"].append(data.get("last_event_id"))
             if "last_event_id" not in data:
                 ws.send(reply("ventroom_joined", {"message": "Successfully joined Ventroom", "user_id": "jo"}))
@@ -400,4 +403,21 @@ def test_resume_replays_instead_of_refetching_and_refetches_when_not_recovered(o
     page.wait_for_timeout(300)
     assert len(connections) == 3 and connections[2]["joins"] == ["1700000000000-6"]
     assert feed_reads, "recovered: false -> the feed is read again"
+
+    # A thread's reads carry Last-Event-ID: the position its group resumes from.
+    def with_position(route):
+        answer = route.fetch()
+        route.fulfill(response=answer, headers={**answer.headers, "Last-Event-ID": "1700000000000-9"})
+
+    page.route(re.compile(r".*/ventroom/posts/\d+/(comments/)?$"), with_position)
+    _, token = register(web_server.url, f"kim-{time.time_ns()}@example.com", display_name="Kim")
+    post_id = requests.post(f"{web_server.url}/ventroom/posts/", json={"title": "Kim's thread", "content": "."},
+                            headers={"Authorization": f"Bearer {token}"}, timeout=10).json()["id"]
+    page.goto(f"/#/post/{post_id}")
+    page.get_by_role("heading", level=1, name="Kim's thread").wait_for()
+    assert connections[-1]["post_joins"] == [{"post_id": post_id}]  # joined before the read
+    routes[-1].close(code=1012, reason="restart")
+    page.wait_for_function("() => document.querySelector('#connection').dataset.status === 'live'")
+    page.wait_for_timeout(300)
+    assert connections[-1]["post_joins"] == [{"post_id": post_id, "last_event_id": "1700000000000-9"}]
     assert page.errors == []
