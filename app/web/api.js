@@ -13,7 +13,7 @@ export class ApiError extends Error {
 }
 
 /** One readable sentence for an error body ({detail} or {field: [messages]}). */
-export function errorText(status, body) {
+function errorText(status, body) {
   if (status === 0) return 'Could not reach the server. Check your connection and try again.';
   if (body && typeof body.detail === 'string') return body.detail;
   if (body && typeof body === 'object') {

@@ -4,7 +4,7 @@
 import {ApiError, currentUser, send} from './api.js';
 import {announce, field, focusOn, h, showErrors, timeEl} from './dom.js';
 
-export const REACTIONS = [['👍', 'Like'], ['❤️', 'Love'], ['😂', 'Haha'], ['😢', 'Sad']];
+const REACTIONS = [['👍', 'Like'], ['❤️', 'Love'], ['😂', 'Haha'], ['😢', 'Sad']];
 
 const MEDIA_FIELDS = ['media', 'media_status', 'thumbnail', 'media_info', 'sensitive'];
 

@@ -44,7 +44,7 @@ class LiveSocket {
     addEventListener('online', () => this.wanted && this.reconnectNow());
   }
 
-  /** fn(data, envelope) for events of `type` ('*' for all, 'status', 'resync'); returns off(). */
+  /** fn(data, envelope) for events of `type` (also 'status', 'resync', 'join_failed'); returns off(). */
   on(type, fn) {
     if (!this.listeners.has(type)) this.listeners.set(type, new Set());
     this.listeners.get(type).add(fn);
@@ -218,7 +218,6 @@ class LiveSocket {
       for (const group of this.groups.values()) if (group.joined) group.position = frame.event_id;
     }
     this.emit(frame.type, frame.data, frame);
-    this.emit('*', frame.type, frame.data, frame);
   }
 
   reply(frame) {
