@@ -36,8 +36,8 @@ DESCRIPTION = (
     "status. A method a path does not list answers 405 (the `MethodNotAllowed` response, "
     "with an `Allow` header)."
 )
-# Routes that are not REST operations: the raw WebSocket handshake.
-NOT_REST = {"raw_ws", "static"}
+# Routes that are not REST operations: the raw WebSocket handshake and the web client.
+NOT_REST = {"raw_ws", "static", "web.index", "web.asset"}
 PATH_PARAMETERS = {
     "post_id": "A post's id.",
     "comment_id": "A comment's id (a comment of that post, else 404).",

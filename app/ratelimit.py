@@ -43,7 +43,7 @@ from app.security import request_token
 STANDARD, CREATE, REACTIONS = "standard", "create", "reactions"
 SETTINGS = {STANDARD: "RATELIMIT_STANDARD", CREATE: "RATELIMIT_CREATE", REACTIONS: "RATELIMIT_REACTIONS"}
 CREATE_BLUEPRINTS = {"posts", "comments"}
-EXEMPT_ENDPOINTS = {"health.healthz", "health.readyz", "media.serve", "metrics.scrape"}
+EXEMPT_ENDPOINTS = {"health.healthz", "health.readyz", "media.serve", "metrics.scrape", "web.index", "web.asset"}
 PER_IP_ENDPOINTS = {"auth.login", "auth.register"}
 
 

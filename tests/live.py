@@ -66,8 +66,8 @@ class Process:
 class LiveServer(Process):
     """``gunicorn -k eventlet`` serving wsgi:app on a free loopback port."""
 
-    def __init__(self, env, log_path):
-        self.port = free_port()
+    def __init__(self, env, log_path, port=None):
+        self.port = port or free_port()  # a port again: a restarted server on the same address
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}"
         args = [os.path.join(BIN, "gunicorn"), "-k", "eventlet", "-w", "1", "--worker-connections", "10000",

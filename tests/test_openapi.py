@@ -8,7 +8,8 @@ from openapi_spec_validator import validate
 
 from app.openapi import spec_for
 
-UNDESCRIBED = {"/ws/"}  # the raw WebSocket; Socket.IO is not in url_map at all
+# The raw WebSocket (Socket.IO is not in url_map at all) and the web client's page and files.
+UNDESCRIBED = {"/ws/", "/", "/app/<version>/<name>"}
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 PUBLIC = {"/auth/register", "/auth/login", "/healthz", "/readyz", "/media/{path}", "/openapi.json"}
 
