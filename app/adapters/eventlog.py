@@ -31,7 +31,9 @@ EVENT_ID = re.compile(r"^[0-9]+-[0-9]+$")
 EVENT, CONTROL = "E", "C"
 
 # KEYS: sequence, epoch, group streams...  ARGV: window ms, backlog cap, channel, header
-# JSON, frame prefix (the envelope up to its event_id's opening quote), users (csv).
+# JSON, frame prefix (the envelope up to its event_id's opening quote), users (csv), and
+# '1' for a gap marker: an entry that says events of these groups were lost here (a
+# publish that failed); it is kept in the backlogs, never delivered.
 PUBLISH = """
 local now = redis.call('TIME')
 local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
@@ -46,12 +48,17 @@ else
 end
 redis.call('SET', KEYS[1], id)
 if not last then redis.call('SET', KEYS[2], id) end
+local gap = ARGV[7] == '1'
 local frame = ARGV[5] .. id .. '"}'
 for i = 3, #KEYS do
-  redis.call('XADD', KEYS[i], 'MAXLEN', '=', ARGV[2], id, 'f', frame, 'u', ARGV[6])
+  if gap then
+    redis.call('XADD', KEYS[i], 'MAXLEN', '=', ARGV[2], id, 'gap', '1')
+  else
+    redis.call('XADD', KEYS[i], 'MAXLEN', '=', ARGV[2], id, 'f', frame, 'u', ARGV[6])
+  end
   redis.call('PEXPIRE', KEYS[i], ARGV[1])
 end
-redis.call('PUBLISH', ARGV[3], 'E' .. id .. '\\n' .. ARGV[4] .. '\\n' .. frame)
+if not gap then redis.call('PUBLISH', ARGV[3], 'E' .. id .. '\\n' .. ARGV[4] .. '\\n' .. frame) end
 return id
 """
 
@@ -60,7 +67,8 @@ return id
 # is from the future or from before a loss of Redis's data (the epoch), when events came
 # after it and it is older than the window, when the backlog no longer holds all of them
 # (trimmed: max-deleted-entry-id is past the id), or when there are more than the replay
-# max. A group without a backlog key had no event in the window: recovered if the id is
+# max, or when a gap marker (events lost) follows it. A group without a backlog key had
+# no event in the window: recovered if the id is
 # within the window (an event after it would have kept the key) or nothing came after it.
 REPLAY = """
 local function parse(id)
@@ -96,6 +104,7 @@ local out = {1, newest}
 for _, entry in ipairs(entries) do
   local fields = {}
   for j = 1, #entry[2], 2 do fields[entry[2][j]] = entry[2][j + 1] end
+  if fields['gap'] then return {0, newest} end
   table.insert(out, {entry[1], fields['f'], fields['u']})
 end
 return out
@@ -162,18 +171,43 @@ class RedisEventLog:
         self._publish = self.redis.register_script(PUBLISH)
         self._replay = self.redis.register_script(REPLAY)
         self._seq, self._epoch = prefix + "seq", prefix + "epoch"
+        self._lost = set()  # groups whose events this process could not publish
+        self._lost_lock = threading.Lock()
 
     def group_key(self, group):
         return f"{self.prefix}g:{group}"
 
-    def publish(self, envelope, groups, users=()):
-        """Give ``envelope`` (without an ``event_id``) its id, keep it in each group's
-        backlog and send it to every process; returns the id."""
-        users = sorted(set(users))
+    def _run_publish(self, groups, header="", prefix="", users="", gap=False):
         return self._publish(
             keys=[self._seq, self._epoch, *(self.group_key(group) for group in groups)],
-            args=[self.window_ms, self.backlog, self.channel, _header(groups, users), frame_prefix(envelope),
-                  ",".join(users)]).decode()
+            args=[self.window_ms, self.backlog, self.channel, header, prefix, users, "1" if gap else "0"]).decode()
+
+    def _mark_gaps(self):
+        """Write the gap markers of events this process failed to publish, so that no
+        resume across them can answer recovered (no silent gaps)."""
+        with self._lost_lock:
+            lost, self._lost = self._lost, set()
+        if lost:
+            try:
+                self._run_publish(sorted(lost), gap=True)
+            except redis.RedisError:
+                with self._lost_lock:
+                    self._lost |= lost
+                raise
+            log.warning("event log: marked lost events in %d groups", len(lost))
+
+    def publish(self, envelope, groups, users=()):
+        """Give ``envelope`` (without an ``event_id``) its id, keep it in each group's
+        backlog and send it to every process; returns the id. If Redis cannot be reached
+        the event is lost, and its groups get a gap marker as soon as Redis answers."""
+        users = sorted(set(users))
+        try:
+            self._mark_gaps()
+            return self._run_publish(groups, _header(groups, users), frame_prefix(envelope), ",".join(users))
+        except redis.RedisError:
+            with self._lost_lock:
+                self._lost.update(groups)
+            raise
 
     def control(self, message):
         self.redis.publish(self.channel, CONTROL + json.dumps(message, separators=(",", ":")))
@@ -199,6 +233,7 @@ class RedisEventLog:
             try:
                 pubsub = self.redis.pubsub(ignore_subscribe_messages=True)
                 pubsub.subscribe(self.channel)
+                self._mark_gaps()  # before catching up, so the catch-up sees them
                 if on_connect:
                     on_connect()
                 delay = 0.2
