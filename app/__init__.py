@@ -11,6 +11,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from app import metrics, models, openapi, ratelimit, realtime, sockets, tasks  # noqa: F401 (models, tasks: registered)
 from app.blueprints import (auth, comments, devices, health, media, notifications, openapi as openapi_blueprint,
                             posts, reactions, web)
+from app.blueprints import asyncapi as asyncapi_blueprint
 from app.blueprints import metrics as metrics_blueprint
 from app.cli import users
 from app.config import BASE_DIR, cache_config, load_config
@@ -19,7 +20,7 @@ from app.extensions import cache, celery_init_app, db, jwt, migrate
 from app.security import init_headers, register_jwt_callbacks
 
 BLUEPRINTS = (auth, posts, comments, reactions, media, health, notifications, devices, openapi_blueprint,
-              metrics_blueprint, web)
+              asyncapi_blueprint, metrics_blueprint, web)
 
 
 def create_app(config=None):

@@ -119,6 +119,16 @@ def _custom_fields(self, field, ret, **kwargs):
     return {}
 
 
+def register_fields(plugin):
+    """Teach ``plugin`` (a MarshmallowPlugin already given to an APISpec) this project's own
+    fields; ``app.asyncapi`` describes the real-time objects with the same mappings."""
+    plugin.map_to_openapi_type(UTCDateTime, "string", "date-time")
+    plugin.map_to_openapi_type(MediaURL, "string", "uri")
+    plugin.map_to_openapi_type(Upload, "string", "binary")
+    plugin.map_to_openapi_type(IntegerId, "integer", None)
+    plugin.converter.add_attribute_function(_custom_fields)
+
+
 def _parameters(rule, declaration):
     params = [{"in": "path", "name": name, "required": True,
                "schema": dict(CONVERTER_TYPES.get(converter, STRING)),
@@ -236,11 +246,7 @@ def build_spec(app):
     plugin = MarshmallowPlugin(schema_name_resolver=schema_name)
     spec = APISpec(title=TITLE, version=VERSION, openapi_version=OPENAPI_VERSION, plugins=[plugin],
                    info={"description": DESCRIPTION})
-    plugin.map_to_openapi_type(UTCDateTime, "string", "date-time")
-    plugin.map_to_openapi_type(MediaURL, "string", "uri")
-    plugin.map_to_openapi_type(Upload, "string", "binary")
-    plugin.map_to_openapi_type(IntegerId, "integer", None)
-    plugin.converter.add_attribute_function(_custom_fields)
+    register_fields(plugin)
     spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
     for name, response in ERROR_RESPONSES.values():
         spec.components.response(name, response)

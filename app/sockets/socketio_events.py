@@ -125,6 +125,12 @@ for _message_type in protocol.HANDLERS:
     socketio.on_event(_message_type, _handler(_message_type))
 
 
+@socketio.on("*")
+def unknown_message(message_type, data=None):
+    """Any other event: answered with an ``error``, as on /ws/ (the connection stays)."""
+    _handler(message_type)(data)
+
+
 @socketio.on_error_default
 def on_error(err):
     log.exception("socket.io handler error")
