@@ -6,12 +6,11 @@ import sys
 import pytest
 from sqlalchemy import select
 
-from app import create_app
 from app.config import DEFAULT_SECRET, load_config
 from app.extensions import db
 from app.models import User
-from tests.live import ROOT
-from tests.services import create_database, drop_database
+from tests.support.databases import create_database, drop_database, make_app
+from tests.support.processes import ROOT
 
 
 def test_unknown_route_is_json_404(client):
@@ -67,9 +66,7 @@ def test_healthz_and_readyz(client):
 
 
 def test_readyz_reports_an_unreachable_redis(tmp_path):
-    from tests.conftest import make_app
-
-    app = make_app(f"sqlite:///{tmp_path / 'r.sqlite3'}", tmp_path, REDIS_URL="redis://127.0.0.1:1/0")
+    app = make_app(create_database("sqlite", tmp_path), tmp_path, REDIS_URL="redis://127.0.0.1:1/0")
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert response.json["checks"] == {"database": "ok", "redis": "unavailable"}
@@ -77,11 +74,7 @@ def test_readyz_reports_an_unreachable_redis(tmp_path):
 
 @pytest.mark.redis
 def test_readyz_with_redis(tmp_path, redis_slot):
-    from tests.conftest import make_app
-
-    app = make_app(f"sqlite:///{tmp_path / 'r.sqlite3'}", tmp_path, REDIS_URL=redis_slot.url)
-    with app.app_context():
-        db.create_all()
+    app = make_app(create_database("sqlite", tmp_path), tmp_path, REDIS_URL=redis_slot.url)
     assert app.test_client().get("/readyz").json["checks"] == {"database": "ok", "redis": "ok"}
 
 
@@ -122,10 +115,8 @@ def _flask(args, database_url, tmp_path):
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def empty_database(request, tmp_path):
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
-        return
-    url = create_database()
+    """A new database without tables, for the release step to build."""
+    url = create_database(request.param, tmp_path, schema=False)
     yield url
     drop_database(url)
 
@@ -154,7 +145,7 @@ def test_release_step_builds_the_schema_and_the_cli_makes_admins(empty_database,
     unknown = _flask(["users", "set-admin", "ghost@example.com"], empty_database, tmp_path)
     assert unknown.returncode != 0
 
-    app = create_app({"APP_ENV": "testing", "SQLALCHEMY_DATABASE_URI": empty_database, "REDIS_URL": None})
+    app = make_app(empty_database, tmp_path)
     with app.app_context():
         users = {u.email: u.is_admin for u in db.session.scalars(select(User))}
         db.engine.dispose()
@@ -173,9 +164,7 @@ def test_cors_for_browser_clients(client, alice):
 
 
 def test_cors_origins_can_be_restricted(tmp_path):
-    from tests.conftest import make_app
-
-    app = make_app(f"sqlite:///{tmp_path / 'c.sqlite3'}", tmp_path, CORS_ALLOWED_ORIGINS=["https://ok.example"])
+    app = make_app(create_database("sqlite", tmp_path), tmp_path, CORS_ALLOWED_ORIGINS=["https://ok.example"])
     ok = app.test_client().get("/healthz", headers={"Origin": "https://ok.example"})
     assert ok.headers["Access-Control-Allow-Origin"] == "https://ok.example"
     other = app.test_client().get("/healthz", headers={"Origin": "https://evil.example"})
@@ -184,12 +173,8 @@ def test_cors_origins_can_be_restricted(tmp_path):
 
 def test_trusted_proxy_headers(tmp_path):
     """With TRUSTED_PROXIES, absolute URLs follow X-Forwarded-Proto/-Host; without, they are ignored."""
-    from tests.conftest import make_app
-
-    database = f"sqlite:///{tmp_path / 'a.sqlite3'}"
+    database = create_database("sqlite", tmp_path)
     trusting = make_app(database, tmp_path, TRUSTED_PROXIES=1)
-    with trusting.app_context():
-        db.create_all()
     forwarded = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "api.example.com"}
     token = trusting.test_client().post("/auth/register", json={
         "email": "p@example.com", "password": "long-enough", "display_name": "P"}).json["access_token"]

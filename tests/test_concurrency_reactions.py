@@ -10,7 +10,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.live import register
+from tests.support.clients import bearer, register
 
 pytestmark = pytest.mark.postgres
 
@@ -39,12 +39,19 @@ def sql(database_url, statement, **params):
 
 
 @pytest.fixture
-def server(live_db, start_server):
-    return start_server(live_db)
+def deployed(stack):
+    """One web process on a new PostgreSQL database, without Redis."""
+    return stack(database="postgres")
 
 
-def bearer(token):
-    return {"Authorization": f"Bearer {token}"}
+@pytest.fixture
+def server(deployed):
+    return deployed.server
+
+
+@pytest.fixture
+def live_db(deployed):
+    return deployed.database_url
 
 
 def new_post(server, token):

@@ -4,16 +4,16 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.factories import image_bytes
-from tests.live import register
+from tests.support.clients import bearer, register
+from tests.support.media import image_bytes
 
 pytestmark = pytest.mark.postgres
 
 
-def test_parallel_detail_gets_add_exactly_their_views(live_db, start_server):
-    server = start_server(live_db)
+def test_parallel_detail_gets_add_exactly_their_views(stack):
+    server = stack(database="postgres").server
     _, token = register(server.url, "viewer@example.com")
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = bearer(token)
     post = requests.post(f"{server.url}/ventroom/posts/", json={"title": "t", "content": "c"},
                          headers=headers, timeout=10).json()
 
@@ -29,9 +29,9 @@ def test_parallel_detail_gets_add_exactly_their_views(live_db, start_server):
     assert final["views"] == 21
 
 
-def test_readme_walkthrough_over_http(live_db, start_server):
+def test_readme_walkthrough_over_http(stack):
     """Register, log in, a text post and an image post, list and fetch: as the README shows."""
-    server = start_server(live_db)
+    server = stack(database="postgres").server
     register(server.url, "walk@example.com", password="long-enough")
     login = requests.post(f"{server.url}/auth/login",
                           json={"email": "walk@example.com", "password": "long-enough"}, timeout=10)

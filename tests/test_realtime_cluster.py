@@ -2,14 +2,11 @@
 import pytest
 
 from app.extensions import db, socketio
-from tests.realtime_fixtures import Deployment
 
 
-@pytest.fixture(scope="module")
-def cluster(request, tmp_path_factory, redis_slot):
-    deployment = Deployment("redis", tmp_path_factory.mktemp("rt-cluster"), redis_slot, processes=2)
-    yield deployment
-    deployment.stop()
+@pytest.fixture
+def cluster(stack):
+    return stack(web=2, database="postgres", redis=True)
 
 
 @pytest.mark.redis

@@ -1,8 +1,6 @@
 """Comment and reaction events, each to exactly the groups of the event table."""
 import pytest
 
-from tests.realtime_fixtures import close_clients, deployment  # noqa: F401  (fixtures)
-
 
 class Cast:
     """Post owner, commenter, parent-comment owner, a post watcher and an outsider, each connected."""

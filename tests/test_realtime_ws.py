@@ -4,18 +4,7 @@ import json
 import pytest
 import requests
 
-from tests.realtime_clients import RawClient
-from tests.realtime_fixtures import close_clients, deployment  # noqa: F401  (fixtures)
-
-ENVELOPE_KEYS = {"type", "data", "timestamp", "event_id"}
-
-
-def new_post(deployment, token, **fields):
-    fields.setdefault("title", "A post")
-    fields.setdefault("content", "Some content")
-    response = deployment.api("POST", "/ventroom/posts/", token, json=fields)
-    assert response.status_code == 201, response.text
-    return response.json()
+from tests.support.clients import ENVELOPE_KEYS, RawClient
 
 
 # Authentication
@@ -47,7 +36,7 @@ def test_header_auth_and_unslashed_path(deployment):
 
 def test_join_leave_and_ping_replies(deployment):
     user, token = deployment.user()
-    post = new_post(deployment, token)
+    post = deployment.new_post(token)
     client = deployment.raw(token)
     joined = client.request("join_ventroom", reply="ventroom_joined")
     assert set(joined) == ENVELOPE_KEYS
@@ -101,10 +90,10 @@ def test_leaving_stops_delivery(deployment):
     _, token = deployment.user()
     client = deployment.raw(token)
     client.request("join_ventroom", reply="ventroom_joined")
-    new_post(deployment, author_token)
+    deployment.new_post(author_token)
     client.expect("new_ventroom_post")
     client.request("leave_ventroom", reply="ventroom_left")
-    new_post(deployment, author_token)
+    deployment.new_post(author_token)
     client.assert_silent()
 
 
@@ -112,7 +101,7 @@ def test_socketio_join_leave_ping_and_auth(deployment):
     import socketio
 
     user, token = deployment.user()
-    post = new_post(deployment, token)
+    post = deployment.new_post(token)
     client = deployment.sio(token)
     joined = client.request("join_ventroom", reply="ventroom_joined")
     assert set(joined) == ENVELOPE_KEYS and joined["data"]["user_id"] == user["id"]
@@ -143,7 +132,7 @@ def test_post_created_reaches_feed_and_author_only(deployment):
     author_in_feed = deployment.sio(author_token)  # in both groups: still one copy
     author_in_feed.request("join_ventroom", reply="ventroom_joined")
 
-    post = new_post(deployment, author_token, title="Hello")
+    post = deployment.new_post(author_token, title="Hello")
     copies = [author_conn.expect("new_ventroom_post"), feed_raw.expect("new_ventroom_post"),
               feed_sio.expect("new_ventroom_post"), author_in_feed.expect("new_ventroom_post")]
     for copy in copies:
@@ -159,7 +148,7 @@ def test_post_updated_and_deleted_reach_post_and_feed_groups(deployment):
     author, author_token = deployment.user("author")
     _, watcher_token = deployment.user("watcher")
     _, feed_token = deployment.user("feed")
-    post = new_post(deployment, author_token)
+    post = deployment.new_post(author_token)
     author_conn = deployment.raw(author_token)  # author, in neither group: hears nothing
     watcher = deployment.raw(watcher_token)
     watcher.request("join_ventroom_post", {"post_id": post["id"]}, reply="ventroom_post_joined")
@@ -187,7 +176,7 @@ def test_post_updated_and_deleted_reach_post_and_feed_groups(deployment):
 def test_forbidden_write_emits_nothing(deployment):
     _, author_token = deployment.user()
     _, other_token = deployment.user()
-    post = new_post(deployment, author_token)
+    post = deployment.new_post(author_token)
     watcher = deployment.raw(author_token)
     watcher.request("join_ventroom_post", {"post_id": post["id"]}, reply="ventroom_post_joined")
     watcher.request("join_ventroom", reply="ventroom_joined")
