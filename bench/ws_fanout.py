@@ -18,9 +18,10 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.live import LiveServer, base_env, register  # noqa: E402
-from tests.realtime_fixtures import make_database  # noqa: E402
-from tests.test_realtime_dead import handshake, masked_text, read_upgrade  # noqa: E402
+from tests.support.clients import register  # noqa: E402
+from tests.support.databases import create_database  # noqa: E402
+from tests.support.processes import WebServer, base_env  # noqa: E402
+from tests.support.wire import handshake, masked_text, read_upgrade  # noqa: E402
 
 
 def main():
@@ -31,9 +32,9 @@ def main():
     args = parser.parse_args()
 
     directory = Path(tempfile.mkdtemp(prefix="ws-bench-"))
-    database = make_database("sqlite", directory)
+    database = create_database("sqlite", directory)
     env = base_env(database, directory / "media", args.redis, "ws-bench" if args.redis else None)
-    server = LiveServer(env, directory / "web.log")
+    server = WebServer(env, directory / "web.log")
     try:
         _, token = register(server.url, "bench@example.com")
         selector = selectors.DefaultSelector()

@@ -18,8 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.live import LiveServer, base_env, free_port, register  # noqa: E402
-from tests.realtime_fixtures import make_database  # noqa: E402
+from tests.support.clients import register  # noqa: E402
+from tests.support.databases import create_database  # noqa: E402
+from tests.support.processes import WebServer, base_env, free_port  # noqa: E402
 
 PAGE = """<!doctype html><html><body><pre id="log"></pre><script>
 const log = (line) => { document.getElementById("log").textContent += line + "\\n"; };
@@ -45,7 +46,7 @@ def main():
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     args = parser.parse_args()
     directory = Path(tempfile.mkdtemp(prefix="browser-ws-"))
-    server = LiveServer(base_env(make_database("sqlite", directory), directory / "media"), directory / "web.log")
+    server = WebServer(base_env(create_database("sqlite", directory), directory / "media"), directory / "web.log")
     try:
         _, token = register(server.url, "browser@example.com")
         page = PAGE % {"ws_url": json.dumps(f"{server.ws_url}/ws/?token={token}"),

@@ -1,27 +1,22 @@
-"""Fixtures: a fresh app and clean database per test, on SQLite and on PostgreSQL."""
-import shutil
-
+"""Fixtures and hooks: a fresh app and clean database per test, on SQLite and on PostgreSQL;
+users; live deployments (``stack``); the markers for real services. Support code is in
+``tests/support/``."""
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import event
 from werkzeug.security import generate_password_hash
 
-from app import create_app, realtime
+from app import realtime
 from app.extensions import db as _db
 from app.models import users as user_models
-from app.services import feed
-from tests import factories
-from tests.services import (REQUIRE_SERVICES, RedisSlot, create_database, create_schema, drop_database,
-                            postgres_available, redis_available)
-
-SERVICE_CHECKS = {
-    "postgres": postgres_available,
-    "redis": redis_available,
-    "ffmpeg": lambda: bool(shutil.which("ffprobe") and shutil.which("ffmpeg")),
-}
+from tests.support import factories
+from tests.support.databases import QueryCounter, create_database, drop_database, empty_tables, make_app
+from tests.support.push import PushEndpoint
+from tests.support.services import AVAILABLE, REQUIRE_SERVICES, RedisSlot, postgres_available, redis_available
+from tests.support.stack import Stacks
 
 
 def pytest_runtest_setup(item):
-    for marker, available in SERVICE_CHECKS.items():
+    for marker, available in AVAILABLE.items():
         if item.get_closest_marker(marker) and not available():
             message = f"{marker} is not reachable"
             if REQUIRE_SERVICES:
@@ -29,12 +24,14 @@ def pytest_runtest_setup(item):
             pytest.skip(message)
 
 
+# Services and databases ---------------------------------------------------------------
+
 @pytest.fixture(scope="session")
 def pg_url():
     """A PostgreSQL database made for this run, with the schema; dropped at the end."""
     if not postgres_available():
         pytest.fail("PostgreSQL required") if REQUIRE_SERVICES else pytest.skip("PostgreSQL is not reachable")
-    url = create_schema(create_database())
+    url = create_database("postgres")
     yield url
     drop_database(url)
 
@@ -51,36 +48,18 @@ def redis_slot():
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path):
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'test.sqlite3'}"
+        return create_database("sqlite", tmp_path)
     return request.getfixturevalue("pg_url")
 
 
-def make_app(database_url, tmp_path, **overrides):
-    settings = {
-        "APP_ENV": "testing",
-        "SQLALCHEMY_DATABASE_URI": database_url,
-        "REDIS_URL": None,
-        "MEDIA_ROOT": str(tmp_path / "media"),
-        "RATELIMIT_ENABLED": False,
-        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
-        "JWT_SECRET_KEY": "test-jwt-secret-key-that-is-long-enough-0123456789",
-    }
-    settings.update(overrides)
-    return create_app(settings)
-
+# The app in-process ---------------------------------------------------------------------
 
 @pytest.fixture
 def app(database_url, tmp_path):
     """A new app on a clean database. No app context stays pushed: each request and
     each ``with app.app_context()`` in a test gets its own session, as in production."""
     app = make_app(database_url, tmp_path)
-    with app.app_context():
-        if database_url.startswith("sqlite"):
-            _db.create_all()
-        else:
-            tables = ", ".join(t.name for t in reversed(_db.metadata.sorted_tables))
-            _db.session.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-            _db.session.commit()
+    empty_tables(app)
     yield app
     with app.app_context():
         _db.engine.dispose()
@@ -99,6 +78,19 @@ def events(monkeypatch):
         (event_type, data, list(groups))))
     return sent
 
+
+@pytest.fixture
+def count_queries(app):
+    """Counts SQL statements sent while the test runs (``.reset()`` to start over)."""
+    counter = QueryCounter()
+    with app.app_context():
+        engine = _db.engine
+    event.listen(engine, "before_cursor_execute", counter)
+    yield counter
+    event.remove(engine, "before_cursor_execute", counter)
+
+
+# Users ----------------------------------------------------------------------------------
 
 @pytest.fixture
 def cheap_password_hashes(monkeypatch):
@@ -129,62 +121,45 @@ def admin(make_user):
     return make_user("admin@example.com", display_name="Admin", admin=True)
 
 
-class QueryCounter:
-    def __init__(self):
-        self.statements = []
+# Live deployments and the fake push service ---------------------------------------------
 
-    def __call__(self, conn, cursor, statement, *args):
-        self.statements.append(statement)
+@pytest.fixture
+def stack(request, tmp_path):
+    """``stack(web=1, workers=0, database="sqlite", redis=False, **env)`` -> a running
+    ``tests.support.stack.Stack``: web processes and Celery workers on a new database (and
+    this run's Redis), ``env`` added to their environment. Stopped after the test. A test
+    that asks for PostgreSQL or Redis carries the ``postgres``/``redis`` marker."""
+    stacks = Stacks(tmp_path, lambda: request.getfixturevalue("redis_slot"))
+    yield stacks
+    stacks.stop()
 
-    @property
-    def count(self):
-        return len(self.statements)
 
-    def reset(self):
-        self.statements.clear()
+@pytest.fixture(scope="module")
+def module_stack(request, tmp_path_factory):
+    """``stack`` shared by a module's tests: the same arguments return the stack already
+    running. Stopped after the module; close a test's clients after it (``close_clients()``)."""
+    stacks = Stacks(tmp_path_factory.mktemp("stacks"), lambda: request.getfixturevalue("redis_slot"), shared=True)
+    yield stacks
+    stacks.stop()
 
-    def uncached_feed_page(self, app, client, headers, page_size):
-        """``(response, statements)`` of one feed page read past the feed cache."""
-        with app.app_context():
-            feed.invalidate()
-        self.reset()
-        response = client.get(f"/ventroom/posts/?page_size={page_size}", headers=headers)
-        return response, self.count
+
+@pytest.fixture(scope="module",
+                params=["embedded", pytest.param("redis", marks=[pytest.mark.redis, pytest.mark.postgres])])
+def shared_deployment(request, module_stack):
+    """One web process shared by the module, embedded (SQLite, no Redis) and on PostgreSQL and Redis."""
+    return module_stack(database="postgres", redis=True) if request.param == "redis" else module_stack()
 
 
 @pytest.fixture
-def count_queries(app):
-    """Counts SQL statements sent while the test runs (``.reset()`` to start over)."""
-    counter = QueryCounter()
-    with app.app_context():
-        engine = _db.engine
-    event.listen(engine, "before_cursor_execute", counter)
-    yield counter
-    event.remove(engine, "before_cursor_execute", counter)
+def deployment(shared_deployment):
+    """``shared_deployment``, with the clients a test opens closed after it."""
+    yield shared_deployment
+    shared_deployment.close_clients()
 
 
 @pytest.fixture
-def live_db(tmp_path, request):
-    """A database for a live server process: a fresh PostgreSQL database, schema included."""
-    url = create_schema(create_database())
-    yield url
-    drop_database(url)
-
-
-@pytest.fixture
-def start_server(tmp_path):
-    """``start_server(database_url, **env)`` -> a LiveServer, stopped after the test."""
-    from tests.live import LiveServer, base_env
-
-    started = []
-
-    def start(database_url, redis_url=None, channel=None, **extra):
-        index = len(started)
-        env = base_env(database_url, tmp_path / "media", redis_url, channel, **extra)
-        server = LiveServer(env, tmp_path / f"server-{index}.log")
-        started.append(server)
-        return server
-
-    yield start
-    for server in started:
-        server.stop()
+def push_service():
+    """A loopback push service that records what it is sent (``tests.support.push.PushEndpoint``)."""
+    server = PushEndpoint()
+    yield server
+    server.close()

@@ -4,7 +4,8 @@ from flask_jwt_extended import create_access_token
 
 from app.extensions import db
 from app.models.users import User
-from tests.factories import image_bytes, upload, MP4_BYTES
+from tests.support.databases import make_app
+from tests.support.media import MP4_BYTES, image_bytes, upload
 
 NO_CREDENTIALS = {"detail": "Authentication credentials were not provided."}
 BAD_TOKEN = {"detail": "Given token not valid for any token type"}
@@ -110,11 +111,8 @@ def test_token_of_deleted_user(client, app, alice):
     assert response.json == BAD_TOKEN
 
 
-def test_token_signed_with_another_key(client, app, alice):
-    from app import create_app
-
-    other = create_app({"APP_ENV": "testing", "JWT_SECRET_KEY": "another-secret-key-0123456789abcdef",
-                        "SQLALCHEMY_DATABASE_URI": "sqlite://", "REDIS_URL": None})
+def test_token_signed_with_another_key(client, app, alice, tmp_path):
+    other = make_app("sqlite://", tmp_path, JWT_SECRET_KEY="another-secret-key-0123456789abcdef")
     with other.app_context():
         forged = create_access_token(identity=alice.id)
     response = client.get("/auth/me", headers={"Authorization": f"Bearer {forged}"})

@@ -8,7 +8,7 @@ from app.extensions import db
 from app.models import Comment, Post, Reaction
 from app.models.base import utcnow
 from app.services.comments import MAX_REPLY_DEPTH
-from tests.factories import MP4_BYTES, image_bytes, upload
+from tests.support.media import MP4_BYTES, image_bytes, upload
 
 COMMENT_FIELDS = ["id", "post", "user", "text", "media", "media_type", "created_at", "updated_at",
                   "parent", "replies", "reaction_summary", "user_reaction"]

@@ -2,12 +2,10 @@
 import pytest
 import redis
 
-from app import create_app
 from app.extensions import cache
 from app.extensions import db as _db
 from app.services import feed
-
-SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+from tests.support.databases import SQLITE_ONLY, make_app
 
 
 def feed_page(client, user, **params):
@@ -172,13 +170,8 @@ def test_a_cache_outage_serves_the_feed_uncached(client, alice, monkeypatch):
 
 
 def redis_app(database_url, tmp_path, redis_slot, index):
-    return create_app({
-        "APP_ENV": "testing", "SQLALCHEMY_DATABASE_URI": database_url, "REDIS_URL": redis_slot.url,
-        "SOCKETIO_CHANNEL": redis_slot.channel, "MEDIA_ROOT": str(tmp_path / f"media{index}"),
-        "RATELIMIT_ENABLED": False,
-        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
-        "JWT_SECRET_KEY": "test-jwt-secret-key-that-is-long-enough-0123456789",
-    })
+    return make_app(database_url, tmp_path, REDIS_URL=redis_slot.url, SOCKETIO_CHANNEL=redis_slot.channel,
+                    MEDIA_ROOT=str(tmp_path / f"media{index}"))
 
 
 @pytest.mark.redis

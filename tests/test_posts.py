@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 
 from app.extensions import db
 from app.models import Comment, Post, Reaction
-from tests.factories import MP3_BYTES, MP4_BYTES, WAV_BYTES, image_bytes, upload
+from tests.support.media import MP3_BYTES, MP4_BYTES, WAV_BYTES, image_bytes, upload
 
 POST_FIELDS = {"id", "user", "title", "content", "media", "media_type", "created_at", "updated_at",
                "views", "total_comment", "reaction_summary", "user_reaction"}

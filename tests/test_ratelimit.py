@@ -7,31 +7,19 @@ import sys
 import pytest
 import redis
 
-from app import create_app
 from app.extensions import db as _db
-from tests.factories import UserFactory
-from tests.live import ROOT
+from tests.support.databases import create_database, make_app
+from tests.support.factories import UserFactory
+from tests.support.processes import ROOT
 
 THROTTLED = re.compile(r"^Request was throttled\. Expected available in (\d+) seconds\.$")
 LIMITS = {"RATELIMIT_STANDARD": "5/minute", "RATELIMIT_CREATE": "2/minute", "RATELIMIT_REACTIONS": "3/minute"}
 
 
-def build_app(tmp_path, name="db", **overrides):
-    settings = {
-        "APP_ENV": "testing",
-        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / (name + '.sqlite3')}",
-        "REDIS_URL": None,
-        "MEDIA_ROOT": str(tmp_path / "media"),
-        "RATELIMIT_ENABLED": True,
-        "SECRET_KEY": "test-secret-key-that-is-long-enough-0123456789",
-        "JWT_SECRET_KEY": "test-jwt-secret-key-that-is-long-enough-0123456789",
-        **LIMITS,
-    }
-    settings.update(overrides)
-    app = create_app(settings)
-    with app.app_context():
-        _db.create_all()
-    return app
+def build_app(tmp_path, database_url=None, **overrides):
+    """An app with rate limits on (at ``LIMITS``), on ``database_url`` or a new SQLite database."""
+    return make_app(database_url or create_database("sqlite", tmp_path), tmp_path,
+                    **{"RATELIMIT_ENABLED": True, **LIMITS, **overrides})
 
 
 @pytest.fixture
@@ -153,8 +141,9 @@ def test_ratelimit_enabled_is_read_from_the_environment(value, expected):
 def test_limits_are_shared_by_processes_through_redis(tmp_path, redis_slot):
     """Two apps (two web processes) on one Redis count against the same buckets."""
     settings = {"REDIS_URL": redis_slot.url, "SOCKETIO_CHANNEL": redis_slot.channel}
-    first = build_app(tmp_path, **settings)
-    second = build_app(tmp_path, **settings)
+    database = create_database("sqlite", tmp_path)
+    first = build_app(tmp_path, database, **settings)
+    second = build_app(tmp_path, database, **settings)
     store = redis.Redis.from_url(redis_slot.url)
     for key in store.scan_iter("LIMITS:*"):
         store.delete(key)

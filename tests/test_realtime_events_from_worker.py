@@ -1,32 +1,25 @@
 """An event emitted inside a task run by a real ``celery worker`` reaches raw and Socket.IO clients."""
 import pytest
 
-from tests.factories import image_bytes
-from tests.live import CeleryWorker
-from tests.realtime_fixtures import Deployment
+from tests.support.media import image_bytes
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
 
-@pytest.fixture(scope="module")
-def deployment(tmp_path_factory, redis_slot):
-    deployment = Deployment("redis", tmp_path_factory.mktemp("rt-worker"), redis_slot)
-    worker = CeleryWorker(deployment.env, deployment.directory / "worker.log")
-    deployment.worker = worker
-    yield deployment
-    worker.stop()
-    deployment.stop()
+@pytest.fixture
+def deployed(stack):
+    return stack(workers=1, database="postgres", redis=True)
 
 
-def test_media_task_in_the_worker_broadcasts_the_update(deployment):
-    author, token = deployment.user("author")
-    _, watcher_token = deployment.user("watcher")
-    raw = deployment.raw(watcher_token)
+def test_media_task_in_the_worker_broadcasts_the_update(deployed):
+    author, token = deployed.user("author")
+    _, watcher_token = deployed.user("watcher")
+    raw = deployed.raw(watcher_token)
     raw.request("join_ventroom", reply="ventroom_joined")
-    sio = deployment.sio(watcher_token)
+    sio = deployed.sio(watcher_token)
     sio.request("join_ventroom", reply="ventroom_joined")
 
-    response = deployment.api("POST", "/ventroom/posts/", token, data={"title": "photo", "media_type": "image"},
+    response = deployed.api("POST", "/ventroom/posts/", token, data={"title": "photo", "media_type": "image"},
                               files={"media": ("p.jpg", image_bytes(size=(900, 600)), "image/jpeg")})
     assert response.status_code == 201, response.text
     post = response.json()
@@ -39,5 +32,5 @@ def test_media_task_in_the_worker_broadcasts_the_update(deployment):
     assert update["data"]["id"] == post["id"] and update["data"]["media_status"] == "ready"
     assert update["data"]["thumbnail"]
     assert sio.expect("ventroom_post_updated", timeout=10)["event_id"] == update["event_id"]
-    assert "process_media" in deployment.worker.output()
+    assert "process_media" in deployed.worker.output()
     raw.assert_silent()

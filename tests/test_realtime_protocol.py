@@ -1,21 +1,11 @@
-"""The raw /ws/ protocol and Socket.IO against a real server process, embedded and on Redis."""
+"""The raw /ws/ protocol and Socket.IO against a real server process, embedded and on Redis:
+authentication, the client messages and their replies, errors, frame limits."""
 import json
 
 import pytest
 import requests
 
-from tests.realtime_clients import RawClient
-from tests.realtime_fixtures import close_clients, deployment  # noqa: F401  (fixtures)
-
-ENVELOPE_KEYS = {"type", "data", "timestamp", "event_id"}
-
-
-def new_post(deployment, token, **fields):
-    fields.setdefault("title", "A post")
-    fields.setdefault("content", "Some content")
-    response = deployment.api("POST", "/ventroom/posts/", token, json=fields)
-    assert response.status_code == 201, response.text
-    return response.json()
+from tests.support.clients import ENVELOPE_KEYS, RawClient
 
 
 # Authentication
@@ -47,7 +37,7 @@ def test_header_auth_and_unslashed_path(deployment):
 
 def test_join_leave_and_ping_replies(deployment):
     user, token = deployment.user()
-    post = new_post(deployment, token)
+    post = deployment.new_post(token)
     client = deployment.raw(token)
     joined = client.request("join_ventroom", reply="ventroom_joined")
     assert set(joined) == ENVELOPE_KEYS
@@ -101,10 +91,10 @@ def test_leaving_stops_delivery(deployment):
     _, token = deployment.user()
     client = deployment.raw(token)
     client.request("join_ventroom", reply="ventroom_joined")
-    new_post(deployment, author_token)
+    deployment.new_post(author_token)
     client.expect("new_ventroom_post")
     client.request("leave_ventroom", reply="ventroom_left")
-    new_post(deployment, author_token)
+    deployment.new_post(author_token)
     client.assert_silent()
 
 
@@ -112,7 +102,7 @@ def test_socketio_join_leave_ping_and_auth(deployment):
     import socketio
 
     user, token = deployment.user()
-    post = new_post(deployment, token)
+    post = deployment.new_post(token)
     client = deployment.sio(token)
     joined = client.request("join_ventroom", reply="ventroom_joined")
     assert set(joined) == ENVELOPE_KEYS and joined["data"]["user_id"] == user["id"]
@@ -125,73 +115,3 @@ def test_socketio_join_leave_ping_and_auth(deployment):
     with pytest.raises(socketio.exceptions.ConnectionError):
         socketio.Client(reconnection=False).connect(deployment.server.url, auth={"token": "bad"},
                                                     transports=["websocket"], wait_timeout=5)
-
-
-# Post events, each to exactly its groups
-
-
-def test_post_created_reaches_feed_and_author_only(deployment):
-    author, author_token = deployment.user("author")
-    _, feed_token = deployment.user("feed")
-    _, other_token = deployment.user("other")
-    author_conn = deployment.raw(author_token)  # not in the feed: hears it through user_{id}
-    feed_raw = deployment.raw(feed_token)
-    feed_raw.request("join_ventroom", reply="ventroom_joined")
-    feed_sio = deployment.sio(feed_token)
-    feed_sio.request("join_ventroom", reply="ventroom_joined")
-    outsider = deployment.raw(other_token)
-    author_in_feed = deployment.sio(author_token)  # in both groups: still one copy
-    author_in_feed.request("join_ventroom", reply="ventroom_joined")
-
-    post = new_post(deployment, author_token, title="Hello")
-    copies = [author_conn.expect("new_ventroom_post"), feed_raw.expect("new_ventroom_post"),
-              feed_sio.expect("new_ventroom_post"), author_in_feed.expect("new_ventroom_post")]
-    for copy in copies:
-        assert set(copy) == ENVELOPE_KEYS
-        assert copy["data"] == {**post, "user_reaction": None}
-    assert len({copy["event_id"] for copy in copies}) == 1
-    for client in (author_conn, feed_raw, feed_sio, author_in_feed, outsider):
-        client.assert_silent(0.2)
-    outsider.assert_silent()
-
-
-def test_post_updated_and_deleted_reach_post_and_feed_groups(deployment):
-    author, author_token = deployment.user("author")
-    _, watcher_token = deployment.user("watcher")
-    _, feed_token = deployment.user("feed")
-    post = new_post(deployment, author_token)
-    author_conn = deployment.raw(author_token)  # author, in neither group: hears nothing
-    watcher = deployment.raw(watcher_token)
-    watcher.request("join_ventroom_post", {"post_id": post["id"]}, reply="ventroom_post_joined")
-    watcher_sio = deployment.sio(watcher_token)
-    watcher_sio.request("join_ventroom_post", {"post_id": post["id"]}, reply="ventroom_post_joined")
-    feed = deployment.raw(feed_token)
-    feed.request("join_ventroom", reply="ventroom_joined")
-
-    updated = deployment.api("PATCH", f"/ventroom/posts/{post['id']}/", author_token, json={"title": "New"})
-    assert updated.status_code == 200
-    events = [watcher.expect("ventroom_post_updated"), watcher_sio.expect("ventroom_post_updated"),
-              feed.expect("ventroom_post_updated")]
-    assert all(e["data"]["title"] == "New" and e["data"]["user_reaction"] is None for e in events)
-    assert len({e["event_id"] for e in events}) == 1
-
-    assert deployment.api("DELETE", f"/ventroom/posts/{post['id']}/", author_token).status_code == 204
-    deleted = [watcher.expect("ventroom_post_deleted"), watcher_sio.expect("ventroom_post_deleted"),
-               feed.expect("ventroom_post_deleted")]
-    assert all(e["data"] == {"post_id": post["id"]} for e in deleted)
-    for client in (watcher, watcher_sio, feed):
-        client.assert_silent(0.2)
-    author_conn.assert_silent()
-
-
-def test_forbidden_write_emits_nothing(deployment):
-    _, author_token = deployment.user()
-    _, other_token = deployment.user()
-    post = new_post(deployment, author_token)
-    watcher = deployment.raw(author_token)
-    watcher.request("join_ventroom_post", {"post_id": post["id"]}, reply="ventroom_post_joined")
-    watcher.request("join_ventroom", reply="ventroom_joined")
-    assert deployment.api("PATCH", f"/ventroom/posts/{post['id']}/", other_token,
-                          json={"title": "x"}).status_code == 403
-    assert deployment.api("POST", "/ventroom/posts/", author_token, json={"title": ""}).status_code == 400
-    watcher.assert_silent()

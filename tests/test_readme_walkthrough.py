@@ -1,37 +1,17 @@
-"""Against a real server process (gunicorn + eventlet, as the Procfile runs it) on PostgreSQL."""
-from concurrent.futures import ThreadPoolExecutor
-
+"""The README's walkthrough against a real server process (gunicorn + eventlet, as the Procfile
+runs it) on PostgreSQL."""
 import pytest
 import requests
 
-from tests.factories import image_bytes
-from tests.live import register
+from tests.support.clients import register
+from tests.support.media import image_bytes
 
 pytestmark = pytest.mark.postgres
 
 
-def test_parallel_detail_gets_add_exactly_their_views(live_db, start_server):
-    server = start_server(live_db)
-    _, token = register(server.url, "viewer@example.com")
-    headers = {"Authorization": f"Bearer {token}"}
-    post = requests.post(f"{server.url}/ventroom/posts/", json={"title": "t", "content": "c"},
-                         headers=headers, timeout=10).json()
-
-    def view(_):
-        response = requests.get(f"{server.url}/ventroom/posts/{post['id']}/", headers=headers, timeout=30)
-        assert response.status_code == 200
-        return response.json()["views"]
-
-    with ThreadPoolExecutor(max_workers=20) as pool:
-        seen = list(pool.map(view, range(20)))
-    assert sorted(seen) == list(range(1, 21))  # every response shows a distinct new count
-    final = requests.get(f"{server.url}/ventroom/posts/{post['id']}/", headers=headers, timeout=10).json()
-    assert final["views"] == 21
-
-
-def test_readme_walkthrough_over_http(live_db, start_server):
+def test_readme_walkthrough_over_http(stack):
     """Register, log in, a text post and an image post, list and fetch: as the README shows."""
-    server = start_server(live_db)
+    server = stack(database="postgres").server
     register(server.url, "walk@example.com", password="long-enough")
     login = requests.post(f"{server.url}/auth/login",
                           json={"email": "walk@example.com", "password": "long-enough"}, timeout=10)

@@ -1,6 +1,6 @@
 """Parallel writes against a live server process (gunicorn + eventlet) on PostgreSQL.
 
-Reactions stay one per user per object and their counts stay exact, and
+View counts, reactions (one per user per object) and their counts stay exact, and
 ``total_comment`` stays equal to the rows, however the requests interleave.
 """
 import threading
@@ -10,7 +10,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from tests.live import register
+from tests.support.clients import bearer, register
 
 pytestmark = pytest.mark.postgres
 
@@ -39,12 +39,19 @@ def sql(database_url, statement, **params):
 
 
 @pytest.fixture
-def server(live_db, start_server):
-    return start_server(live_db)
+def deployed(stack):
+    """One web process on a new PostgreSQL database, without Redis."""
+    return stack(database="postgres")
 
 
-def bearer(token):
-    return {"Authorization": f"Bearer {token}"}
+@pytest.fixture
+def server(deployed):
+    return deployed.server
+
+
+@pytest.fixture
+def live_db(deployed):
+    return deployed.database_url
 
 
 def new_post(server, token):
@@ -64,6 +71,24 @@ def react_call(server, token, object_id, kind, content_type="ventpost"):
 def reaction_rows(live_db, content_type, object_id):
     return sql(live_db, "SELECT user_id, reaction_type FROM reactions WHERE content_type = :ct AND object_id = :id",
                ct=content_type, id=object_id)
+
+
+def test_parallel_detail_gets_add_exactly_their_views(server):
+    _, token = register(server.url, "viewer@example.com")
+    headers = bearer(token)
+    post = requests.post(f"{server.url}/ventroom/posts/", json={"title": "t", "content": "c"},
+                         headers=headers, timeout=10).json()
+
+    def view(_):
+        response = requests.get(f"{server.url}/ventroom/posts/{post['id']}/", headers=headers, timeout=30)
+        assert response.status_code == 200
+        return response.json()["views"]
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        seen = list(pool.map(view, range(20)))
+    assert sorted(seen) == list(range(1, 21))  # every response shows a distinct new count
+    final = requests.get(f"{server.url}/ventroom/posts/{post['id']}/", headers=headers, timeout=10).json()
+    assert final["views"] == 21
 
 
 def test_parallel_reactions_by_one_user_leave_one_row(server, live_db):

@@ -6,43 +6,26 @@ import json
 import time
 
 import pytest
-import requests
 
-from tests.live import CeleryWorker, base_env, register
-from tests.test_push import Browser, PushEndpoint, vapid_keys
+from tests.support.clients import register
+from tests.support.push import Browser, vapid_keys
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
 
 @pytest.fixture
-def push_service():
-    server = PushEndpoint()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def stack(live_db, redis_slot, start_server, tmp_path):
+def deployed(stack):
+    """A web process and a worker on PostgreSQL and Redis, sending Web Push over plain HTTP."""
     private_key, _ = vapid_keys()
-    push_env = {"VAPID_PRIVATE_KEY": private_key, "VAPID_CLAIMS_EMAIL": "ops@example.com",
-                "WEBPUSH_ALLOW_HTTP": "1", "PUSH_TTL_SECONDS": "900"}
-    server = start_server(live_db, redis_url=redis_slot.url, channel=redis_slot.channel, **push_env)
-    worker = CeleryWorker(base_env(live_db, tmp_path / "media", redis_slot.url, redis_slot.channel, **push_env),
-                          tmp_path / "worker.log")
-    yield server, worker
-    worker.stop()
+    return stack(workers=1, database="postgres", redis=True, VAPID_PRIVATE_KEY=private_key,
+                 VAPID_CLAIMS_EMAIL="ops@example.com", WEBPUSH_ALLOW_HTTP="1", PUSH_TTL_SECONDS="900")
 
 
-def api(server, method, path, token, **kwargs):
-    return requests.request(method, server.url + path, headers={"Authorization": f"Bearer {token}"},
-                            timeout=10, **kwargs)
-
-
-def inbox_when_pushed(server, token, count, timeout=30):
+def inbox_when_pushed(deployed, token, count, timeout=30):
     """The user's notifications once ``count`` of them exist and none is still pending."""
     deadline = time.time() + timeout
     while True:
-        body = api(server, "GET", "/notifications/", token).json()
+        body = deployed.api("GET", "/notifications/", token).json()
         states = [n["push_state"] for n in body["results"]]
         if body["count"] >= count and "pending" not in states:
             return body["results"]
@@ -51,19 +34,19 @@ def inbox_when_pushed(server, token, count, timeout=30):
         time.sleep(0.1)
 
 
-def test_comment_reply_and_reactions_are_stored_and_pushed_by_the_worker(stack, push_service):
-    server, worker = stack
+def test_comment_reply_and_reactions_are_stored_and_pushed_by_the_worker(deployed, push_service):
+    server, worker = deployed.server, deployed.worker
     alice, alice_token = register(server.url, "alice@example.com", display_name="Alice")
     bob, bob_token = register(server.url, "bob@example.com", display_name="Bob")
     browsers = {}
     for name, token in (("alice", alice_token), ("bob", bob_token)):
         browsers[name] = Browser(f"{push_service.url}/push/{name}")
-        response = api(server, "POST", "/devices/", token,
+        response = deployed.api("POST", "/devices/", token,
                        json={"platform": "webpush", "token": json.dumps(browsers[name].subscription)})
         assert response.status_code == 201, response.text
 
-    post = api(server, "POST", "/ventroom/posts/", alice_token, json={"title": "Hello", "content": "x"}).json()
-    comment = api(server, "POST", f"/ventroom/posts/{post['id']}/comments/", bob_token, json={"text": "Hi"})
+    post = deployed.api("POST", "/ventroom/posts/", alice_token, json={"title": "Hello", "content": "x"}).json()
+    comment = deployed.api("POST", f"/ventroom/posts/{post['id']}/comments/", bob_token, json={"text": "Hi"})
     assert comment.status_code == 201, comment.text
     comment = comment.json()
 
@@ -74,16 +57,16 @@ def test_comment_reply_and_reactions_are_stored_and_pushed_by_the_worker(stack, 
     assert headers["authorization"].startswith("vapid t=")
     payload = browsers["alice"].decrypt(pushed["body"])
     assert (payload["title"], payload["message"]) == ("New Comment", "Bob commented on your post.")
-    [listed] = inbox_when_pushed(server, alice_token, 1)
+    [listed] = inbox_when_pushed(deployed, alice_token, 1)
     assert listed["id"] == payload["id"] and listed["push_state"] == "sent"
     assert (listed["kind"], listed["post_id"], listed["comment_id"]) == ("comment", post["id"], comment["id"])
 
     # Alice replies to Bob (on her own post: only Bob is told); then each reacts to the other.
-    reply = api(server, "POST", f"/ventroom/posts/{post['id']}/comments/", alice_token,
+    reply = deployed.api("POST", f"/ventroom/posts/{post['id']}/comments/", alice_token,
                 json={"text": "Hello back", "parent": comment["id"]}).json()
     for token, content_type, object_id in ((bob_token, "ventpost", post["id"]),
                                            (alice_token, "ventcomment", comment["id"])):
-        response = api(server, "POST", "/ventroom/reactions/", token,
+        response = deployed.api("POST", "/ventroom/reactions/", token,
                        json={"content_type": content_type, "object_id": object_id, "reaction_type": "❤️"})
         assert response.status_code == 201, response.text
 
@@ -93,9 +76,9 @@ def test_comment_reply_and_reactions_are_stored_and_pushed_by_the_worker(stack, 
         ("New Reaction", "Alice reacted to your comment."), ("New Reply", "Alice replied to your comment.")]
     assert [(p["title"], p["message"]) for p in to_alice[1:]] == [("New Reaction", "Bob reacted to your post.")]
 
-    bob_inbox = inbox_when_pushed(server, bob_token, 2)
+    bob_inbox = inbox_when_pushed(deployed, bob_token, 2)
     assert {(n["kind"], n["comment_id"]) for n in bob_inbox} == {("reply", reply["id"]), ("reaction", comment["id"])}
-    assert len(inbox_when_pushed(server, alice_token, 2)) == 2
+    assert len(inbox_when_pushed(deployed, alice_token, 2)) == 2
     time.sleep(0.5)  # nothing else arrives: one push per notification, none for the actors
     assert len(push_service.to("/push/alice")) == 2 and len(push_service.to("/push/bob")) == 2
     assert "app.tasks.push.send_push" in worker.output()

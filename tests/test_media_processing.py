@@ -18,25 +18,8 @@ from app.models.comments import Comment
 from app.models.posts import Post
 from app.services import media_processing
 from app.tasks import media as media_tasks
-from tests.factories import MP4_HEADER_ONLY, WAV_BYTES, image_bytes, upload
-
-SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-GPS = {1: "N", 2: (52.0, 31.0, 12.0), 3: "E", 4: (13.0, 24.0, 36.0)}
-
-
-def gps_jpeg(size=(1000, 600), orientation=6):
-    """A JPEG whose left half is red and right half blue, with GPS and orientation in its EXIF."""
-    image = Image.new("RGB", size, (0, 0, 255))
-    image.paste((255, 0, 0), (0, 0, size[0] // 2, size[1]))
-    exif = Image.Exif()
-    exif[ExifTags.Base.Orientation] = orientation
-    exif[ExifTags.Base.Make] = "PhoneMaker"
-    exif[ExifTags.IFD.GPSInfo] = GPS
-    out = io.BytesIO()
-    image.save(out, "JPEG", exif=exif.tobytes(), quality=95)
-    data = out.getvalue()
-    assert Image.open(io.BytesIO(data)).getexif().get_ifd(ExifTags.IFD.GPSInfo)  # the fixture has GPS
-    return data
+from tests.support.databases import SQLITE_ONLY
+from tests.support.media import GPS, MP4_HEADER_ONLY, WAV_BYTES, gps_jpeg, image_bytes, upload
 
 
 def create(client, user, data, media_type="image", name="photo.jpg"):

@@ -1,11 +1,12 @@
-"""Where the test PostgreSQL and Redis are, whether they answer, and per-run isolation."""
+"""Where the test PostgreSQL and Redis are, whether they (and ffmpeg) are there, and a Redis
+database of its own for each test run."""
 import functools
 import os
+import shutil
 import uuid
 
 import psycopg2
 import redis
-from psycopg2 import sql
 
 PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_BASE_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
@@ -29,39 +30,12 @@ def redis_available():
         return False
 
 
-def _admin_execute(statement):
-    """One statement on the admin connection, outside a transaction (CREATE/DROP DATABASE)."""
-    conn = psycopg2.connect(PG_ADMIN_URL)
-    conn.autocommit = True
-    try:
-        with conn.cursor() as cur:
-            cur.execute(statement)
-    finally:
-        conn.close()
+def ffmpeg_available():
+    return bool(shutil.which("ffprobe") and shutil.which("ffmpeg"))
 
 
-def create_database():
-    """A new, empty PostgreSQL database for this run; returns its URL."""
-    name = f"vr_test_{uuid.uuid4().hex[:12]}"
-    _admin_execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
-
-
-def create_schema(url):
-    """Every table of the models in the database at ``url``."""
-    from app import create_app
-    from app.extensions import db
-
-    app = create_app({"APP_ENV": "testing", "SQLALCHEMY_DATABASE_URI": url, "REDIS_URL": None})
-    with app.app_context():
-        db.create_all()
-        db.engine.dispose()
-    return url
-
-
-def drop_database(url):
-    name = url.rsplit("/", 1)[1]
-    _admin_execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+# What each marker needs: tests carrying it are skipped (or fail, under REQUIRE_SERVICES=1) without it.
+AVAILABLE = {"postgres": postgres_available, "redis": redis_available, "ffmpeg": ffmpeg_available}
 
 
 class RedisSlot:

@@ -1,17 +1,12 @@
 """Push delivery: a real Web Push request to a loopback push service, FCM through the
 real firebase-admin SDK against a loopback stand-in, device removal, the throttle,
 retries, idempotence and the sweep."""
-import base64
 import json
 import logging
-import os
-import threading
 import time
 from datetime import timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote
 
-import http_ece
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
@@ -22,103 +17,9 @@ from app.extensions import db
 from app.models import Comment, Device, Notification, Post
 from app.services import notifications, push
 from app.tasks.push import send_push, sweep_pushes
-
-
-def b64url(data):
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def b64url_decode(text):
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
-class PushEndpoint:
-    """A loopback HTTP server standing in for a push service (or FCM and its token URL).
-
-    Records every request; answers each path with ``statuses[path]`` (default 201)
-    and ``bodies[path]`` (JSON, default empty).
-    """
-
-    def __init__(self):
-        self.requests = []
-        self.statuses = {}
-        self.bodies = {}
-        self.arrived = threading.Condition()
-        endpoint = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(length)
-                path = self.path.split("?", 1)[0]
-                status = endpoint.statuses.get(path, 201)
-                reply = json.dumps(endpoint.bodies.get(path, {})).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-                with endpoint.arrived:
-                    endpoint.requests.append({"path": path, "headers": dict(self.headers), "body": body})
-                    endpoint.arrived.notify_all()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
-                                       daemon=True)
-        self.thread.start()
-
-    def to(self, path):
-        return [r for r in self.requests if r["path"] == path]
-
-    def wait_for(self, path, count=1, timeout=20):
-        deadline = time.time() + timeout
-        with self.arrived:
-            while len(self.to(path)) < count:
-                left = deadline - time.time()
-                if left <= 0:
-                    raise AssertionError(f"{count} request(s) to {path} expected, got {len(self.to(path))}")
-                self.arrived.wait(left)
-        return self.to(path)
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class Browser:
-    """A browser's push subscription: its own P-256 key pair and auth secret."""
-
-    def __init__(self, endpoint_url):
-        self.private_key = ec.generate_private_key(ec.SECP256R1())
-        self.auth = os.urandom(16)
-        public = self.private_key.public_key().public_bytes(
-            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
-        self.subscription = {"endpoint": endpoint_url, "expirationTime": None,
-                             "keys": {"p256dh": b64url(public), "auth": b64url(self.auth)}}
-
-    def decrypt(self, body):
-        return json.loads(http_ece.decrypt(body, private_key=self.private_key, auth_secret=self.auth,
-                                           version="aes128gcm"))
-
-
-def vapid_keys():
-    """``(private key as base64url raw, public key as base64url uncompressed point)``."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    raw = key.private_numbers().private_value.to_bytes(32, "big")
-    public = key.public_key().public_bytes(serialization.Encoding.X962,
-                                           serialization.PublicFormat.UncompressedPoint)
-    return b64url(raw), b64url(public)
-
-
-@pytest.fixture
-def endpoint():
-    server = PushEndpoint()
-    yield server
-    server.close()
+from tests.support.databases import create_database, make_app
+from tests.support.factories import UserFactory
+from tests.support.push import Browser, b64url, b64url_decode, vapid_keys
 
 
 @pytest.fixture
@@ -129,8 +30,8 @@ def vapid(app):
     return public
 
 
-def subscribe(client, user, endpoint, name):
-    browser = Browser(f"{endpoint.url}/push/{name}")
+def subscribe(client, user, push_service, name):
+    browser = Browser(f"{push_service.url}/push/{name}")
     response = client.post("/devices/", headers=user.headers,
                            json={"platform": "webpush", "token": json.dumps(browser.subscription)})
     assert response.status_code == 201, response.get_json()
@@ -167,11 +68,11 @@ def device_count(app, user):
 
 # Web Push ------------------------------------------------------------------------
 
-def test_web_push_request_arrives_encrypted_with_ttl_and_vapid(app, client, alice, bob, endpoint, vapid):
-    browser = subscribe(client, alice, endpoint, "alice")
+def test_web_push_request_arrives_encrypted_with_ttl_and_vapid(app, client, alice, bob, push_service, vapid):
+    browser = subscribe(client, alice, push_service, "alice")
     [notification_id] = store_comments(app, alice, bob)
 
-    [request] = endpoint.wait_for("/push/alice")
+    [request] = push_service.wait_for("/push/alice")
     headers = {key.lower(): value for key, value in request["headers"].items()}
     assert headers["ttl"] == "3600"
     assert headers["content-encoding"] == "aes128gcm"
@@ -182,7 +83,7 @@ def test_web_push_request_arrives_encrypted_with_ttl_and_vapid(app, client, alic
     assert fields["k"] == vapid  # the server's VAPID public key
     assert Vapid02.verify(headers["authorization"])  # signed with its private key
     claims = json.loads(b64url_decode(fields["t"].split(".")[1]))
-    assert claims["aud"] == endpoint.url and claims["sub"] == "mailto:ops@example.com"
+    assert claims["aud"] == push_service.url and claims["sub"] == "mailto:ops@example.com"
     assert claims["exp"] > time.time()
 
     payload = browser.decrypt(request["body"])  # only the subscriber's keys can read it
@@ -204,42 +105,42 @@ def test_the_vapid_public_key_is_published_for_subscribing(client, alice, vapid)
 
 
 @pytest.mark.parametrize("status", [410, 404])
-def test_a_gone_subscription_is_removed(app, client, alice, bob, endpoint, vapid, status):
-    subscribe(client, alice, endpoint, "gone")
-    subscribe(client, alice, endpoint, "alive")
-    endpoint.statuses["/push/gone"] = status
+def test_a_gone_subscription_is_removed(app, client, alice, bob, push_service, vapid, status):
+    subscribe(client, alice, push_service, "gone")
+    subscribe(client, alice, push_service, "alive")
+    push_service.statuses["/push/gone"] = status
     [first] = store_comments(app, alice, bob)
-    endpoint.wait_for("/push/gone")
+    push_service.wait_for("/push/gone")
     assert row(app, first).push_state == "sent"  # the other device took it
     assert device_count(app, alice) == 1
 
-    endpoint.statuses["/push/alive"] = 410
+    push_service.statuses["/push/alive"] = 410
     [second] = store_comments(app, alice, bob)
     assert row(app, second).push_state == "no_device"
     assert device_count(app, alice) == 0
 
 
-def test_a_transient_failure_is_retried_and_then_sent_once(app, client, alice, bob, endpoint, vapid):
-    subscribe(client, alice, endpoint, "flaky")
-    endpoint.statuses["/push/flaky"] = 503
+def test_a_transient_failure_is_retried_and_then_sent_once(app, client, alice, bob, push_service, vapid):
+    subscribe(client, alice, push_service, "flaky")
+    push_service.statuses["/push/flaky"] = 503
     [notification_id] = store_comments(app, alice, bob)
-    endpoint.wait_for("/push/flaky")
+    push_service.wait_for("/push/flaky")
     stored = row(app, notification_id)
     # Run eagerly there is no broker to hold the retry: it stays pending for the sweep.
     assert stored.push_state == "pending" and stored.push_attempts == 1
 
-    endpoint.statuses["/push/flaky"] = 201
+    push_service.statuses["/push/flaky"] = 201
     with app.app_context():
         assert send_push.apply(args=(notification_id, 0)).get() == "skipped"  # a stale copy
         assert send_push.apply(args=(notification_id, 1)).get() == "sent"
         assert send_push.apply(args=(notification_id, 1)).get() == "skipped"  # idempotent
-    assert len(endpoint.to("/push/flaky")) == 2
+    assert len(push_service.to("/push/flaky")) == 2
     assert row(app, notification_id).push_state == "sent"
 
 
-def test_retry_delay_follows_backoff_and_retry_after(app, client, alice, bob, endpoint, vapid):
-    subscribe(client, alice, endpoint, "busy")
-    endpoint.statuses["/push/busy"] = 429
+def test_retry_delay_follows_backoff_and_retry_after(app, client, alice, bob, push_service, vapid):
+    subscribe(client, alice, push_service, "busy")
+    push_service.statuses["/push/busy"] = 429
     [notification_id] = store_comments(app, alice, bob, push_now=False)
     with app.app_context():
         outcome = push.deliver(notification_id)
@@ -248,41 +149,41 @@ def test_retry_delay_follows_backoff_and_retry_after(app, client, alice, bob, en
     assert push._backoff(30, None) == push.RETRY_MAX_SECONDS
 
 
-def test_a_rejected_push_fails_without_removing_the_device(app, client, alice, bob, endpoint, vapid):
-    subscribe(client, alice, endpoint, "bad")
-    endpoint.statuses["/push/bad"] = 400
+def test_a_rejected_push_fails_without_removing_the_device(app, client, alice, bob, push_service, vapid):
+    subscribe(client, alice, push_service, "bad")
+    push_service.statuses["/push/bad"] = 400
     [notification_id] = store_comments(app, alice, bob)
     assert row(app, notification_id).push_state == "failed"
     assert device_count(app, alice) == 1
 
 
-def test_attempts_are_capped(app, client, alice, bob, endpoint, vapid):
+def test_attempts_are_capped(app, client, alice, bob, push_service, vapid):
     app.config["PUSH_MAX_ATTEMPTS"] = 2
-    subscribe(client, alice, endpoint, "down")
-    endpoint.statuses["/push/down"] = 500
+    subscribe(client, alice, push_service, "down")
+    push_service.statuses["/push/down"] = 500
     [notification_id] = store_comments(app, alice, bob)
     with app.app_context():
         assert push.deliver(notification_id, 1).state == "failed"
-    assert len(endpoint.to("/push/down")) == 2
+    assert len(push_service.to("/push/down")) == 2
 
 
-def test_a_stale_notification_is_not_pushed(app, client, alice, bob, endpoint, vapid):
-    subscribe(client, alice, endpoint, "late")
+def test_a_stale_notification_is_not_pushed(app, client, alice, bob, push_service, vapid):
+    subscribe(client, alice, push_service, "late")
     [notification_id] = store_comments(app, alice, bob, push_now=False)
     with app.app_context():
         later = row(app, notification_id).created_at + timedelta(seconds=3601)
         assert push.deliver(notification_id, now=later).state == "failed"
-    assert endpoint.to("/push/late") == []
+    assert push_service.to("/push/late") == []
 
 
-def test_preferences_suppress_storing_and_pushing(app, client, alice, bob, endpoint, vapid):
-    subscribe(client, alice, endpoint, "quiet")
+def test_preferences_suppress_storing_and_pushing(app, client, alice, bob, push_service, vapid):
+    subscribe(client, alice, push_service, "quiet")
     client.patch("/notifications/preferences", headers=alice.headers, json={"comments": False})
     assert store_comments(app, alice, bob) == []
     with app.app_context():
         assert db.session.scalars(select(Notification)).all() == []
     time.sleep(0.2)
-    assert endpoint.to("/push/quiet") == []
+    assert push_service.to("/push/quiet") == []
 
 
 def test_no_device_is_reported(app, alice, bob):
@@ -301,55 +202,50 @@ def test_without_credentials_the_log_provider_takes_the_push(app, client, alice,
 
 # Embedded mode (no broker) ----------------------------------------------------------
 
-def test_embedded_mode_pushes_in_process(app, client, alice, bob, endpoint, vapid):
+def test_embedded_mode_pushes_in_process(app, client, alice, bob, push_service, vapid):
     """No broker: the push task runs in this process when the request is done."""
-    subscribe(client, alice, endpoint, "embedded")
+    subscribe(client, alice, push_service, "embedded")
     post = client.post("/ventroom/posts/", headers=alice.headers, json={"title": "t", "content": "c"})
     response = client.post(f"/ventroom/posts/{post.get_json()['id']}/comments/", headers=bob.headers,
                            json={"text": "hi"})
     assert response.status_code == 201
-    endpoint.wait_for("/push/embedded")
+    push_service.wait_for("/push/embedded")
     [sent] = client.get("/notifications/", headers=alice.headers).get_json()["results"]
     assert row(app, sent["id"]).push_state == "sent"
 
 
-def test_embedded_push_never_needs_a_second_connection(tmp_path, endpoint):
+def test_embedded_push_never_needs_a_second_connection(tmp_path, push_service):
     """With one pooled connection, a request that notifies still completes and pushes:
     the push waits for the request's connection instead of holding a second one."""
-    from tests.conftest import make_app
-    from tests.factories import UserFactory
-
     private, _ = vapid_keys()
-    app = make_app(f"sqlite:///{tmp_path / 'one.sqlite3'}", tmp_path,
+    app = make_app(create_database("sqlite", tmp_path), tmp_path,
                    SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0, "pool_timeout": 2},
                    VAPID_PRIVATE_KEY=private, VAPID_CLAIMS_EMAIL="ops@example.com", WEBPUSH_ALLOW_HTTP=True)
-    with app.app_context():
-        db.create_all()
     users = UserFactory(app)
     alice, bob = users("alice@example.com", display_name="Alice"), users("bob@example.com", display_name="Bob")
     client = app.test_client()
-    subscribe(client, alice, endpoint, "pool")
+    subscribe(client, alice, push_service, "pool")
     post = client.post("/ventroom/posts/", headers=alice.headers, json={"title": "t", "content": "c"})
     post_id = post.get_json()["id"]
     response = client.post("/ventroom/reactions/", headers=bob.headers,
                            json={"content_type": "ventpost", "object_id": post_id, "reaction_type": "👍"})
     assert response.status_code == 201
-    endpoint.wait_for("/push/pool")
+    push_service.wait_for("/push/pool")
     with app.app_context():
         db.engine.dispose()
 
 
 # The throttle ---------------------------------------------------------------------
 
-def test_throttle_caps_pushes_per_recipient_per_minute(app, client, alice, bob, make_user, endpoint, vapid):
+def test_throttle_caps_pushes_per_recipient_per_minute(app, client, alice, bob, make_user, push_service, vapid):
     app.config["PUSH_MAX_PER_MINUTE"] = 3
     carol = make_user("carol@example.com", display_name="Carol")
-    subscribe(client, alice, endpoint, "alice")
-    subscribe(client, carol, endpoint, "carol")
+    subscribe(client, alice, push_service, "alice")
+    subscribe(client, carol, push_service, "carol")
     ids = store_comments(app, alice, bob, count=5)
     states = [row(app, notification_id).push_state for notification_id in ids]
     assert states == ["sent"] * 3 + ["throttled"] * 2
-    assert len(endpoint.to("/push/alice")) == 3
+    assert len(push_service.to("/push/alice")) == 3
     # Stored all the same, and listed with their state.
     listed = client.get("/notifications/", headers=alice.headers).get_json()
     assert listed["count"] == 5
@@ -374,8 +270,8 @@ def test_throttle_is_shared_through_redis(app, alice, redis_slot):
 
 # The sweep -------------------------------------------------------------------------
 
-def test_the_sweep_sends_a_push_whose_task_never_ran(app, client, alice, bob, endpoint, vapid):
-    browser = subscribe(client, alice, endpoint, "swept")
+def test_the_sweep_sends_a_push_whose_task_never_ran(app, client, alice, bob, push_service, vapid):
+    browser = subscribe(client, alice, push_service, "swept")
     [notification_id] = store_comments(app, alice, bob, push_now=False)  # enqueue lost
     created = row(app, notification_id).created_at
     sweep_after = timedelta(seconds=app.config["PUSH_SWEEP_AFTER_SECONDS"])
@@ -388,11 +284,11 @@ def test_the_sweep_sends_a_push_whose_task_never_ran(app, client, alice, bob, en
         db.session.execute(Notification.__table__.update().values(push_next_at=created - sweep_after))
         db.session.commit()
     assert sweep_pushes.apply().get() == 1
-    [request] = endpoint.wait_for("/push/swept")
+    [request] = push_service.wait_for("/push/swept")
     assert browser.decrypt(request["body"])["id"] == notification_id
     assert row(app, notification_id).push_state == "sent"
     assert sweep_pushes.apply().get() == 0  # nothing left, nothing sent twice
-    assert len(endpoint.to("/push/swept")) == 1
+    assert len(push_service.to("/push/swept")) == 1
 
 
 def test_a_swept_push_is_not_enqueued_again_while_it_waits(app, alice, bob):
@@ -419,8 +315,8 @@ def test_a_broker_outage_at_enqueue_loses_nothing(app, alice, bob, monkeypatch, 
 
 # Devices through the API ----------------------------------------------------------
 
-def test_webpush_device_identity_is_the_endpoint(app, client, alice, bob, endpoint, vapid):
-    browser = subscribe(client, alice, endpoint, "shared")
+def test_webpush_device_identity_is_the_endpoint(app, client, alice, bob, push_service, vapid):
+    browser = subscribe(client, alice, push_service, "shared")
     # The same browser subscribes again for Bob, with new keys: the device moves.
     again = Browser(browser.subscription["endpoint"])
     response = client.post("/devices/", headers=bob.headers,
@@ -428,7 +324,7 @@ def test_webpush_device_identity_is_the_endpoint(app, client, alice, bob, endpoi
     assert response.status_code == 201
     assert device_count(app, alice) == 0 and device_count(app, bob) == 1
     [bob_notification] = store_comments(app, bob, alice)
-    [request] = endpoint.wait_for("/push/shared")
+    [request] = push_service.wait_for("/push/shared")
     assert again.decrypt(request["body"])["id"] == bob_notification
 
 
@@ -453,9 +349,9 @@ def test_http_endpoints_need_the_test_switch(client, alice):
     assert response.get_json() == {"token": ["The subscription needs an https endpoint URL."]}
 
 
-def test_delete_a_webpush_device_by_query_by_path_or_by_endpoint(app, client, alice, endpoint, vapid):
+def test_delete_a_webpush_device_by_query_by_path_or_by_endpoint(app, client, alice, push_service, vapid):
     for form in ("query", "path", "endpoint"):
-        browser = subscribe(client, alice, endpoint, form)
+        browser = subscribe(client, alice, push_service, form)
         token = json.dumps(browser.subscription, indent=2)  # any spelling of the same subscription
         if form == "query":
             response = client.delete("/devices/", headers=alice.headers, query_string={"token": token})
@@ -471,7 +367,7 @@ def test_delete_a_webpush_device_by_query_by_path_or_by_endpoint(app, client, al
 # FCM through firebase-admin ---------------------------------------------------------
 
 @pytest.fixture
-def fcm(app, endpoint, tmp_path, monkeypatch):
+def fcm(app, push_service, tmp_path, monkeypatch):
     """FCM credentials whose token URL and FCM URL are the loopback endpoint."""
     from firebase_admin import messaging
 
@@ -480,24 +376,24 @@ def fcm(app, endpoint, tmp_path, monkeypatch):
                             serialization.NoEncryption()).decode()
     account = {"type": "service_account", "project_id": "ventroom-test", "private_key_id": "k1",
                "private_key": pem, "client_email": "push@ventroom-test.iam.gserviceaccount.com",
-               "client_id": "1", "token_uri": f"{endpoint.url}/token"}
+               "client_id": "1", "token_uri": f"{push_service.url}/token"}
     path = tmp_path / "service-account.json"
     path.write_text(json.dumps(account))
-    endpoint.bodies["/token"] = {"access_token": "fake-access-token", "expires_in": 3600, "token_type": "Bearer"}
-    endpoint.statuses["/token"] = 200
+    push_service.bodies["/token"] = {"access_token": "fake-access-token", "expires_in": 3600, "token_type": "Bearer"}
+    push_service.statuses["/token"] = 200
     send_path = "/v1/projects/ventroom-test/messages:send"
-    endpoint.statuses[send_path] = 200
-    endpoint.bodies[send_path] = {"name": "projects/ventroom-test/messages/1"}
-    monkeypatch.setattr(messaging._MessagingService, "FCM_URL", endpoint.url + "/v1/projects/{0}/messages:send")
+    push_service.statuses[send_path] = 200
+    push_service.bodies[send_path] = {"name": "projects/ventroom-test/messages/1"}
+    monkeypatch.setattr(messaging._MessagingService, "FCM_URL", push_service.url + "/v1/projects/{0}/messages:send")
     app.config.update(FIREBASE_CREDENTIALS=str(path), PUSH_TTL_SECONDS=600)
     return send_path
 
 
 @pytest.mark.filterwarnings("ignore:Message.token is deprecated:DeprecationWarning")
-def test_fcm_push_goes_through_firebase_admin(app, client, alice, bob, endpoint, fcm):
+def test_fcm_push_goes_through_firebase_admin(app, client, alice, bob, push_service, fcm):
     client.post("/devices/", headers=alice.headers, json={"platform": "fcm", "token": "fcm-token-alice"})
     [notification_id] = store_comments(app, alice, bob)
-    [request] = endpoint.wait_for(fcm)
+    [request] = push_service.wait_for(fcm)
     headers = {key.lower(): value for key, value in request["headers"].items()}
     assert headers["authorization"] == "Bearer fake-access-token"  # from the service account's token URL
     message = json.loads(request["body"])["message"]
@@ -508,26 +404,26 @@ def test_fcm_push_goes_through_firebase_admin(app, client, alice, bob, endpoint,
     assert row(app, notification_id).push_state == "sent"
 
 
-def test_an_unregistered_fcm_token_is_removed(app, client, alice, bob, endpoint, fcm):
-    endpoint.statuses[fcm] = 404
-    endpoint.bodies[fcm] = {"error": {"code": 404, "message": "Requested entity was not found.",
+def test_an_unregistered_fcm_token_is_removed(app, client, alice, bob, push_service, fcm):
+    push_service.statuses[fcm] = 404
+    push_service.bodies[fcm] = {"error": {"code": 404, "message": "Requested entity was not found.",
                                       "status": "NOT_FOUND", "details": [{
                                           "@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError",
                                           "errorCode": "UNREGISTERED"}]}}
     fid = "dKx1_installation-id07"  # a Firebase installation ID is sent as "fid"
     client.post("/devices/", headers=alice.headers, json={"platform": "fcm", "token": fid})
     [notification_id] = store_comments(app, alice, bob)
-    assert json.loads(endpoint.to(fcm)[0]["body"])["message"]["fid"] == fid
+    assert json.loads(push_service.to(fcm)[0]["body"])["message"]["fid"] == fid
     assert row(app, notification_id).push_state == "no_device"
     assert device_count(app, alice) == 0
 
 
 # Configuration ----------------------------------------------------------------------
 
-def test_unusable_credentials_keep_the_push_pending(app, client, alice, bob, endpoint, caplog):
+def test_unusable_credentials_keep_the_push_pending(app, client, alice, bob, push_service, caplog):
     private, _ = vapid_keys()
     app.config.update(VAPID_PRIVATE_KEY=private, VAPID_CLAIMS_EMAIL=None, WEBPUSH_ALLOW_HTTP=True)
-    subscribe(client, alice, endpoint, "misconfigured")
+    subscribe(client, alice, push_service, "misconfigured")
     with caplog.at_level(logging.ERROR, logger="app.services.push"):
         [notification_id] = store_comments(app, alice, bob)
     assert "push provider for webpush cannot be built" in caplog.text
