@@ -49,6 +49,7 @@ CONVERTER_TYPES = {"int": {"type": "integer"}}  # anything else (default, path, 
 RULE_ARGUMENT = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")
 NULL_WITHOUT_MEDIA = {"media_type", "media_status", "media_info"}
 STRING = {"type": "string"}
+OPTIONAL = "x-optional"  # marks a response property that is not always there
 
 
 class Undescribed(LookupError):
@@ -116,6 +117,8 @@ def _custom_fields(self, field, ret, **kwargs):
         return {"description": "A file, sent as multipart/form-data."}
     if isinstance(field.parent, MediaFieldsMixin) and field.name in NULL_WITHOUT_MEDIA:
         return {"nullable": True}
+    if field.metadata.get("optional"):
+        return {OPTIONAL: True}  # dumped only sometimes (taken out again below)
     return {}
 
 
@@ -238,7 +241,8 @@ def _required_response_properties(spec, names):
         if name in seen or not component or "properties" not in component:
             continue
         seen.add(name)
-        component["required"] = list(component["properties"])
+        component["required"] = [key for key, value in component["properties"].items()
+                                 if not value.pop(OPTIONAL, False)]
         pending.extend(_refs(component["properties"]))
 
 

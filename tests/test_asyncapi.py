@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 import requests
-import socketio
 from jsonschema import Draft7Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT7
@@ -23,10 +22,8 @@ from referencing.jsonschema import DRAFT7
 from app import create_app, realtime
 from app.asyncapi import PLACEHOLDERS, document_for
 from app.sockets import hub, protocol, raw
-from tests.factories import image_bytes
-from tests.realtime_clients import SioClient
-from tests.realtime_fixtures import Deployment
-from tests.services import REQUIRE_SERVICES
+from tests.support.media import image_bytes
+from tests.support.services import REQUIRE_SERVICES
 
 # The official schemas, as the AsyncAPI initiative publishes them (npm registry). The
 # integrity is the registry's own for this tarball: the test refuses any other bytes.
@@ -241,17 +238,6 @@ def test_schemas_are_json_schema_not_openapi(document):
 # Real frames -----------------------------------------------------------------------------
 
 
-class ResumingSioClient(SioClient):
-    """A Socket.IO client that connects with ``auth: {token, last_event_id}``."""
-
-    def __init__(self, server, token, last_event_id):  # not super().__init__: it connects without the id
-        self.events = queue.Queue()
-        self.sio = socketio.Client(reconnection=False)
-        self.sio.on("*", lambda event, payload=None: self.events.put((event, payload)))
-        self.sio.connect(server.url, auth={"token": token, "last_event_id": last_event_id},
-                         transports=["websocket"], wait_timeout=10)
-
-
 class Tap:
     """Every frame one client received, in order, as ``(name, envelope)``: a raw frame's name
     is its ``type``, a Socket.IO event's is the event's."""
@@ -262,10 +248,10 @@ class Tap:
 
     def _pull(self, timeout):
         if self.transport == "raw":
-            frame = self.client.frames.get(timeout=timeout)
+            frame = self.client.received.get(timeout=timeout)
             self.frames.append((frame["type"], frame))
         else:
-            self.frames.append(self.client.events.get(timeout=timeout))
+            self.frames.append(self.client.received.get(timeout=timeout))
 
     def wait_for(self, name, timeout=15, **data):
         """The first frame not yet waited for named ``name`` whose ``data`` has these values."""
@@ -293,10 +279,8 @@ class Tap:
 
 
 @pytest.fixture(scope="module")
-def live(tmp_path_factory):
-    deployment = Deployment("embedded", tmp_path_factory.mktemp("asyncapi-live"))
-    yield deployment
-    deployment.stop()
+def live(module_stack):
+    return module_stack()
 
 
 def test_frames_from_a_live_server_match_their_messages(live):
@@ -314,8 +298,7 @@ def test_frames_from_a_live_server_match_their_messages(live):
         elif last_event_id is None:
             client = live.sio(tokens[who])
         else:
-            client = ResumingSioClient(live.server, tokens[who], last_event_id)
-            live.clients.append(client)
+            client = live.sio(tokens[who], last_event_id=last_event_id)
         return Tap(transport, client)
 
     def send(tap, name, data=None, valid=True):

@@ -5,7 +5,7 @@ from tests.support.databases import create_database, make_app
 
 
 def test_healthz_and_readyz(client):
-    assert client.get("/healthz").json == {"status": "ok", "websocket": {"connections": 0, "groups": 0}}
+    assert client.get("/healthz").json == {"status": "ok", "websocket": {"connections": 0, "socketio": 0, "groups": 0}}
     ready = client.get("/readyz")
     assert ready.status_code == 200
     assert ready.json == {"status": "ok", "checks": {"database": "ok"}}

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from app.extensions import db
 from app.models import Comment, Device, Notification, Post
+from app.adapters import push as providers
 from app.services import notifications, push
 from app.tasks.push import send_push, sweep_pushes
 from tests.support.databases import create_database, make_app
@@ -26,7 +27,7 @@ from tests.support.push import Browser, b64url, b64url_decode, vapid_keys
 def vapid(app):
     private, public = vapid_keys()
     app.config.update(VAPID_PRIVATE_KEY=private, VAPID_CLAIMS_EMAIL="ops@example.com",
-                      WEBPUSH_ALLOW_HTTP=True, PUSH_TTL_SECONDS=3600)
+                      PUSH_ALLOW_PRIVATE_ENDPOINTS=True, PUSH_TTL_SECONDS=3600)
     return public
 
 
@@ -193,7 +194,7 @@ def test_no_device_is_reported(app, alice, bob):
 
 def test_without_credentials_the_log_provider_takes_the_push(app, client, alice, bob, caplog):
     client.post("/devices/", headers=alice.headers, json={"platform": "fcm", "token": "fcm-token-1"})
-    with caplog.at_level(logging.INFO, logger="app.services.push"):
+    with caplog.at_level(logging.INFO, logger="app.adapters.push"):
         [notification_id] = store_comments(app, alice, bob)
     assert row(app, notification_id).push_state == "sent"
     assert "push (log only) to fcm device" in caplog.text and "Bob commented on your post." in caplog.text
@@ -220,7 +221,7 @@ def test_embedded_push_never_needs_a_second_connection(tmp_path, push_service):
     private, _ = vapid_keys()
     app = make_app(create_database("sqlite", tmp_path), tmp_path,
                    SQLALCHEMY_ENGINE_OPTIONS={"pool_size": 1, "max_overflow": 0, "pool_timeout": 2},
-                   VAPID_PRIVATE_KEY=private, VAPID_CLAIMS_EMAIL="ops@example.com", WEBPUSH_ALLOW_HTTP=True)
+                   VAPID_PRIVATE_KEY=private, VAPID_CLAIMS_EMAIL="ops@example.com", PUSH_ALLOW_PRIVATE_ENDPOINTS=True)
     users = UserFactory(app)
     alice, bob = users("alice@example.com", display_name="Alice"), users("bob@example.com", display_name="Bob")
     client = app.test_client()
@@ -308,7 +309,7 @@ def test_a_broker_outage_at_enqueue_loses_nothing(app, alice, bob, monkeypatch, 
     monkeypatch.setattr(send_push, "apply_async", broker_down)
     with caplog.at_level(logging.WARNING):
         [notification_id] = store_comments(app, alice, bob)  # does not raise
-    assert "the sweep will send it" in caplog.text
+    assert "the periodic sweep will retry it" in caplog.text
     stored = row(app, notification_id)
     assert stored.push_state == "pending" and stored.push_next_at is not None
 
@@ -422,7 +423,7 @@ def test_an_unregistered_fcm_token_is_removed(app, client, alice, bob, push_serv
 
 def test_unusable_credentials_keep_the_push_pending(app, client, alice, bob, push_service, caplog):
     private, _ = vapid_keys()
-    app.config.update(VAPID_PRIVATE_KEY=private, VAPID_CLAIMS_EMAIL=None, WEBPUSH_ALLOW_HTTP=True)
+    app.config.update(VAPID_PRIVATE_KEY=private, VAPID_CLAIMS_EMAIL=None, PUSH_ALLOW_PRIVATE_ENDPOINTS=True)
     subscribe(client, alice, push_service, "misconfigured")
     with caplog.at_level(logging.ERROR, logger="app.services.push"):
         [notification_id] = store_comments(app, alice, bob)
@@ -443,4 +444,4 @@ def test_vapid_keys_load_from_every_usual_form(tmp_path):
     path.write_text(pem)
     expected = key.public_key().public_numbers()
     for value in (raw, pem, der, str(path)):
-        assert push.load_vapid(value).public_key.public_numbers() == expected
+        assert providers.load_vapid(value).public_key.public_numbers() == expected

@@ -18,7 +18,7 @@ def deployed(stack):
     """A web process and a worker on PostgreSQL and Redis, sending Web Push over plain HTTP."""
     private_key, _ = vapid_keys()
     return stack(workers=1, database="postgres", redis=True, VAPID_PRIVATE_KEY=private_key,
-                 VAPID_CLAIMS_EMAIL="ops@example.com", WEBPUSH_ALLOW_HTTP="1", PUSH_TTL_SECONDS="900")
+                 VAPID_CLAIMS_EMAIL="ops@example.com", PUSH_ALLOW_PRIVATE_ENDPOINTS="1", PUSH_TTL_SECONDS="900")
 
 
 def inbox_when_pushed(deployed, token, count, timeout=30):

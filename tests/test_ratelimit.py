@@ -129,8 +129,7 @@ def test_switched_off(tmp_path):
 
 @pytest.mark.parametrize("value, expected", [("0", False), ("1", True)])
 def test_ratelimit_enabled_is_read_from_the_environment(value, expected):
-    env = {**os.environ, "RATELIMIT_ENABLED": value}
-    env.pop("APP_ENV", None)
+    env = {**os.environ, "RATELIMIT_ENABLED": value, "APP_ENV": "development"}
     out = subprocess.run([sys.executable, "-c", "from app.config import load_config; "
                           "print(load_config()['RATELIMIT_ENABLED'])"],
                          cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout.strip()

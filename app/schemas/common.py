@@ -1,5 +1,5 @@
 """Shapes shared by many endpoints: the page envelope and the error bodies."""
-from marshmallow import Schema, fields
+from marshmallow import INCLUDE, Schema, fields
 
 _pages = {}
 
@@ -33,8 +33,7 @@ class ValidationErrorSchema(Schema):
     malformed JSON as ``detail``."""
 
     class Meta:
-        # Documentation: any field name may carry a list of messages.
-        additional_properties = {"type": "array", "items": {"type": "string"}}
+        unknown = INCLUDE  # any field name may carry its list of messages
 
     non_field_errors = fields.List(fields.String())
     detail = fields.String()

@@ -16,7 +16,7 @@ class HealthSchema(Schema):
 
 class ChecksSchema(Schema):
     database = fields.String(validate=STATES, required=True)
-    redis = fields.String(validate=STATES, metadata={"description": "Only when REDIS_URL is set."})
+    redis = fields.String(validate=STATES, metadata={"description": "Only when REDIS_URL is set.", "optional": True})
 
 
 class ReadinessSchema(Schema):

@@ -7,6 +7,7 @@ the worker checks its addresses again when it sends.
 import base64
 import binascii
 import json
+from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import delete, select
@@ -37,11 +38,13 @@ def _subscription(token):
     if not isinstance(token, dict):
         raise field_error("token", "A Web Push token must be the subscription's JSON.")
     endpoint = token.get("endpoint")
-    if not isinstance(endpoint, str) or len(endpoint) > 2048:
-        raise field_error("token", "The subscription needs an https endpoint URL.")
     allow_private = current_app.config["PUSH_ALLOW_PRIVATE_ENDPOINTS"]
+    schemes = ("https", "http") if allow_private else ("https",)
+    parts = urlsplit(endpoint) if isinstance(endpoint, str) and len(endpoint) <= 2048 else None
+    if parts is None or parts.scheme not in schemes or not parts.hostname:
+        raise field_error("token", "The subscription needs an https endpoint URL.")
     try:
-        safe_http.check_url(endpoint, ("https", "http") if allow_private else ("https",), allow_private)
+        safe_http.check_url(endpoint, schemes, allow_private)
     except ValueError as exc:
         raise field_error("token", f"The subscription's endpoint is refused: {exc}") from None
     keys = token.get("keys") if isinstance(token.get("keys"), dict) else {}

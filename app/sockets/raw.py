@@ -16,6 +16,7 @@ import base64
 import contextlib
 import hashlib
 import heapq
+import itertools
 import json
 import logging
 import struct
@@ -289,7 +290,8 @@ class RawTransport:
         self.rate = config["WS_MESSAGES_PER_SECOND"] if config["RATELIMIT_ENABLED"] else 0
         self.burst = config["WS_MESSAGE_BURST"]
         self.connections = set()
-        self._expiries = []  # heap of (expires_at, id, weak reference to the connection)
+        self._expiries = []  # heap of (expires_at, order, weak reference to the connection)
+        self._order = itertools.count()
         self._poller = None
         self.lock = None
 
@@ -318,7 +320,7 @@ class RawTransport:
         """Close ``sub`` (any subscriber) with 4401 when its token expires."""
         if sub.expires_at:
             self.poller  # noqa: B018 (the timer that checks runs from the first use)
-            heapq.heappush(self._expiries, (sub.expires_at, id(sub), weakref.ref(sub)))
+            heapq.heappush(self._expiries, (sub.expires_at, next(self._order), weakref.ref(sub)))
 
     def start(self, conn):
         """Start reading ``conn`` (after anything that must reach it first was written)."""
@@ -377,19 +379,36 @@ def serve():
     transport = current_app.extensions["raw_ws"]
     identity = socket_identity(request_token())
     fd = transport.poller.take_socket(request.environ)
+    try:
+        _open(transport, fd, upgrade, identity)
+    except Exception:  # the socket has left the server: nothing may answer on it but us
+        log.exception("raw ws: handshake failed")
+        transport.refuse(fd, upgrade, SERVER_ERROR, "Internal server error")
+    return Hijacked()
+
+
+def _open(transport, fd, upgrade, identity):
     if identity is None:
         transport.refuse(fd, upgrade, UNAUTHORIZED, "Authentication failed")
-        return Hijacked()
+        return
     user_id, expires_at = identity
     ticket = transport.cap.take(user_id)
     if ticket is None:
         transport.refuse(fd, upgrade, TOO_MANY, "Too many connections")
-        return Hijacked()
-    conn = transport.accept(fd, user_id, expires_at, transport.hidden_for(user_id), ticket)
-    conn.write(upgrade)
-    last_event_id = request.args.get("last_event_id")
-    conn.join(realtime.user_group(user_id), resume=last_event_id is not None)
-    if last_event_id is not None:
-        protocol.resume_own_group(conn, last_event_id)
-    transport.start(conn)
-    return Hijacked()
+        return
+    try:
+        hidden = transport.hidden_for(user_id)
+    except Exception:
+        transport.cap.release(ticket)
+        raise
+    conn = transport.accept(fd, user_id, expires_at, hidden, ticket)
+    try:
+        conn.write(upgrade)
+        last_event_id = request.args.get("last_event_id")
+        conn.join(realtime.user_group(user_id), resume=last_event_id is not None)
+        if last_event_id is not None:
+            protocol.resume_own_group(conn, last_event_id)
+        transport.start(conn)
+    except Exception:
+        log.exception("raw ws: opening a connection of user %s failed", user_id)
+        conn.close(SERVER_ERROR, "Internal server error")  # the connection owns the socket now

@@ -1,40 +1,23 @@
 """Browser tests: Debian's Chromium driven by Playwright against a real server process.
 
 Tests marked ``browser`` are skipped with a reason when /usr/bin/chromium is absent and
-fail under REQUIRE_SERVICES=1 (as the postgres/redis/ffmpeg markers do). The server is
-``gunicorn -k eventlet`` on a SQLite file (tests.live), restartable on the same port.
+fail under REQUIRE_SERVICES=1 (the conftest's marker hook). The server is
+``gunicorn -k eventlet`` on a SQLite file, restartable on the same port.
 """
 import io
-import os
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.live import LiveServer, base_env
-from tests.services import create_schema
-
-CHROMIUM = "/usr/bin/chromium"
+from tests.support.databases import create_database
+from tests.support.processes import WebServer as LiveServer
+from tests.support.processes import base_env
+from tests.support.services import CHROMIUM
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 PASSWORD = "long-enough-password"
-
-
-def chromium_available():
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        return False
-    return os.access(CHROMIUM, os.X_OK)
-
-
-def pytest_runtest_setup(item):
-    if item.get_closest_marker("browser") and not chromium_available():
-        message = f"Chromium ({CHROMIUM}) or playwright is not installed"
-        if os.environ.get("REQUIRE_SERVICES") == "1":
-            pytest.fail(f"{message}, and REQUIRE_SERVICES=1 forbids skipping", pytrace=False)
-        pytest.skip(message)
 
 
 class WebServer:
@@ -43,9 +26,7 @@ class WebServer:
 
     def __init__(self, root):
         self.root = root
-        database = f"sqlite:///{root / 'web.sqlite3'}"
-        create_schema(database)
-        self.env = base_env(database, root / "media")
+        self.env = base_env(create_database("sqlite", root), root / "media")
         self.starts = 0
         self.server = None
         self.start()

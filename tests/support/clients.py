@@ -103,11 +103,12 @@ class RawClient(_Collecting):
 class SioClient(_Collecting):
     """A Socket.IO client over WebSocket whose events arrive in ``received`` as ``(event, payload)``."""
 
-    def __init__(self, server, token):
+    def __init__(self, server, token, last_event_id=None):
         self.received = queue.Queue()
         self.sio = socketio.Client(reconnection=False)
         self.sio.on("*", lambda event, payload=None: self.received.put((event, payload)))
-        self.sio.connect(server.url, auth={"token": token}, transports=["websocket"], wait_timeout=10)
+        auth = {"token": token} if last_event_id is None else {"token": token, "last_event_id": last_event_id}
+        self.sio.connect(server.url, auth=auth, transports=["websocket"], wait_timeout=10)
 
     def send(self, event, data=None):
         if data is None:

@@ -1,8 +1,12 @@
 """Media to upload in tests: images made with Pillow (one with GPS and orientation in its EXIF),
-real tiny MP4/MP3 files, a WAV, and an MP4 header with no movie in it."""
+real tiny MP4/MP3 files, a WAV, an MP4 header with no movie in it, and clips made with PyAV
+that carry a recording location."""
 import io
+import math
+import struct
 from pathlib import Path
 
+import av
 from PIL import ExifTags, Image
 
 DATA = Path(__file__).resolve().parents[1] / "data"
@@ -43,3 +47,40 @@ def gps_jpeg(size=(1000, 600), orientation=6):
     data = out.getvalue()
     assert Image.open(io.BytesIO(data)).getexif().get_ifd(ExifTags.IFD.GPSInfo)  # the fixture has GPS
     return data
+
+
+LOCATION = "+52.5200+013.4050/"  # where a phone says a clip was recorded
+
+
+def tagged_clip(fmt, video=None, audio=None, seconds=1.0):
+    """A short file made with PyAV (``fmt`` e.g. "mp4", "matroska", "mp3"): a moving square at
+    10 fps and/or a 440 Hz tone, with the recording location in its container tags."""
+    buffer = io.BytesIO()
+    out = av.open(buffer, "w", format=fmt)
+    out.metadata.update({"location": LOCATION, "title": f"recorded at {LOCATION}"})
+    streams = []
+    if video:
+        stream = out.add_stream(video, rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        streams.append(stream)
+    if audio:
+        stream = out.add_stream(audio, rate=8000)
+        stream.layout = "mono"
+        streams.append(stream)
+    for stream in streams:
+        if stream.type == "video":
+            for index in range(int(seconds * 10)):
+                image = Image.new("RGB", (64, 48), (20, 20, 20))
+                image.paste((240, 200, 0), (index * 4 % 48, 10, index * 4 % 48 + 12, 22))
+                out.mux(stream.encode(av.VideoFrame.from_image(image).reformat(format="yuv420p")))
+        else:
+            samples = int(8000 * seconds)
+            frame = av.AudioFrame(format="s16", layout="mono", samples=samples)
+            frame.planes[0].update(struct.pack(f"<{samples}h", *(
+                int(12000 * math.sin(2 * math.pi * 440 * n / 8000)) for n in range(samples))))
+            frame.sample_rate = 8000
+            for resampled in av.AudioResampler(format=stream.format.name, layout="mono", rate=8000).resample(frame):
+                out.mux(stream.encode(resampled))
+        out.mux(stream.encode(None))
+    out.close()
+    return buffer.getvalue()

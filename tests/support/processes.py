@@ -107,14 +107,15 @@ class WebServer(Process):
 
 
 class CeleryWorker(Process):
-    """``celery -A celery_worker.celery worker``, as the Procfile runs it (one process)."""
+    """``celery -A celery_worker.celery worker -Q <queues>``, as the Procfile runs its ``worker``
+    (media) and ``pushworker`` (push): one process, both queues by default."""
 
     name, timeout, poll_interval = "worker", 60, 0.2
 
-    def __init__(self, env, log_path):
-        super().__init__([os.path.join(BIN, "celery"), "-A", "celery_worker.celery", "worker", "--pool", "solo",
-                          "--loglevel", "INFO", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-                         env, log_path)
+    def __init__(self, env, log_path, queues="media,push"):
+        super().__init__([os.path.join(BIN, "celery"), "-A", "celery_worker.celery", "worker", "-Q", queues,
+                          "--pool", "solo", "--loglevel", "INFO", "--without-gossip", "--without-mingle",
+                          "--without-heartbeat"], env, log_path)
 
     def ready(self):
         return "ready." in self.output()

@@ -1,8 +1,8 @@
-"""Where the test PostgreSQL and Redis are, whether they (and ffmpeg) are there, and a Redis
-database of its own for each test run."""
+"""Where the test PostgreSQL and Redis are, whether they (and Chromium) are there, and a
+Redis database of its own for each test run."""
 import functools
+import importlib.util
 import os
-import shutil
 import uuid
 
 import psycopg2
@@ -30,12 +30,16 @@ def redis_available():
         return False
 
 
-def ffmpeg_available():
-    return bool(shutil.which("ffprobe") and shutil.which("ffmpeg"))
+CHROMIUM = "/usr/bin/chromium"
+
+
+def chromium_available():
+    """Debian's Chromium, for Playwright (which never downloads a browser of its own here)."""
+    return os.access(CHROMIUM, os.X_OK) and importlib.util.find_spec("playwright") is not None
 
 
 # What each marker needs: tests carrying it are skipped (or fail, under REQUIRE_SERVICES=1) without it.
-AVAILABLE = {"postgres": postgres_available, "redis": redis_available, "ffmpeg": ffmpeg_available}
+AVAILABLE = {"postgres": postgres_available, "redis": redis_available, "browser": chromium_available}
 
 
 class RedisSlot:

@@ -57,9 +57,10 @@ class Stack:
         self.clients.append(client)
         return client
 
-    def sio(self, token, server=None):
-        """A Socket.IO client, closed with the others by ``close_clients``."""
-        client = SioClient(server or self.server, token)
+    def sio(self, token, server=None, last_event_id=None):
+        """A Socket.IO client (resuming from ``last_event_id`` at connect when given), closed with
+        the others by ``close_clients``."""
+        client = SioClient(server or self.server, token, last_event_id)
         self.clients.append(client)
         return client
 
