@@ -25,12 +25,12 @@ def is_test_module(name):
     parts = name.split(".")
     if parts[0] == "tests":
         parts = parts[1:]
-    return bool(parts) and (parts[0] == "conftest" or parts[0].startswith("test_"))
+    return any(part == "conftest" or part.startswith("test_") for part in parts)
 
 
 def test_no_test_module_imports_another_test_module_or_the_conftest():
     offenders = {}
-    for path in sorted([*TESTS.glob("test_*.py"), TESTS / "conftest.py", *TESTS.glob("support/*.py")]):
+    for path in sorted([*TESTS.rglob("test_*.py"), *TESTS.rglob("conftest.py"), *TESTS.glob("support/*.py")]):
         if bad := sorted({name for name in imported_modules(path) if is_test_module(name)}):
             offenders[path.relative_to(TESTS.parent).as_posix()] = bad
     assert offenders == {}, "import helpers from tests.support, fixtures from conftest by name"

@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import requests
 
-from tests.browser.conftest import axe_violations, jpeg_bytes, register_in_page
-from tests.live import register
+from tests.support.browser import axe_violations, jpeg_bytes, register_in_page
+from tests.support.clients import register
 
 pytestmark = pytest.mark.browser
 
@@ -372,14 +372,16 @@ def test_resume_replays_instead_of_refetching_and_refetches_when_not_recovered(o
             if frame["type"] != "join_ventroom":
                 return
             connections[-1]["joins"].append(data.get("last_event_id"))
-            if "last_event_id" not in data:
-                ws.send(reply("ventroom_joined", {"message": "Successfully joined Ventroom", "user_id": "jo"}))
-                ws.send(event("1700000000000-5", "Kim one"))
+            if len(connections) == 1:  # the first join resumes from the feed read's Last-Event-ID
+                resumed = {"recovered": True, "replayed": 0} if "last_event_id" in data else {}
+                ws.send(reply("ventroom_joined", {"message": "Successfully joined Ventroom", "user_id": "jo",
+                                                  **resumed}))
+                ws.send(event("9900000000000-5", "Kim one"))
             else:
                 ws.send(reply("ventroom_joined", {"message": "Successfully joined Ventroom", "user_id": "jo",
                                                   "recovered": recovered["answer"], "replayed": 1}))
-                ws.send(event("1700000000000-6", "Kim two"))
-                ws.send(event("1700000000000-5", "Kim copy", post_id=20_000))  # an id already seen: dropped
+                ws.send(event("9900000000000-6", "Kim two"))
+                ws.send(event("9900000000000-5", "Kim copy", post_id=20_000))  # an id already seen: dropped
 
         ws.on_message(on_message)
 
@@ -391,8 +393,8 @@ def test_resume_replays_instead_of_refetching_and_refetches_when_not_recovered(o
 
     routes[-1].close(code=1012, reason="restart")  # the server goes away
     page.get_by_role("button", name="2 new posts").wait_for()
-    assert connections[1]["last_event_id"] == ["1700000000000-5"]  # the personal group resumed
-    assert connections[1]["joins"] == ["1700000000000-5"]  # the feed resumed from the same id
+    assert connections[1]["last_event_id"] == ["9900000000000-5"]  # the personal group resumed
+    assert connections[1]["joins"] == ["9900000000000-5"]  # the feed resumed from the same id
     page.wait_for_timeout(500)
     assert page.get_by_role("button", name="2 new posts").is_visible()  # the copy was dropped
     assert feed_reads == []  # replayed: nothing to refetch
@@ -401,13 +403,13 @@ def test_resume_replays_instead_of_refetching_and_refetches_when_not_recovered(o
     routes[-1].close(code=1012, reason="restart")
     page.wait_for_function("() => document.querySelector('#connection').dataset.status === 'live'")
     page.wait_for_timeout(300)
-    assert len(connections) == 3 and connections[2]["joins"] == ["1700000000000-6"]
+    assert len(connections) == 3 and connections[2]["joins"] == ["9900000000000-6"]
     assert feed_reads, "recovered: false -> the feed is read again"
 
     # A thread's reads carry Last-Event-ID: the position its group resumes from.
     def with_position(route):
         answer = route.fetch()
-        route.fulfill(response=answer, headers={**answer.headers, "Last-Event-ID": "1700000000000-9"})
+        route.fulfill(response=answer, headers={**answer.headers, "Last-Event-ID": "9900000000000-9"})
 
     page.route(re.compile(r".*/ventroom/posts/\d+/(comments/)?$"), with_position)
     _, token = register(web_server.url, f"kim-{time.time_ns()}@example.com", display_name="Kim")
@@ -423,5 +425,5 @@ def test_resume_replays_instead_of_refetching_and_refetches_when_not_recovered(o
     routes[-1].close(code=1012, reason="restart")
     page.wait_for_function("() => document.querySelector('#connection').dataset.status === 'live'")
     page.wait_for_timeout(300)
-    assert thread_joins() == [{"post_id": post_id, "last_event_id": "1700000000000-9"}]
+    assert thread_joins() == [{"post_id": post_id, "last_event_id": "9900000000000-9"}]
     assert page.errors == []
