@@ -67,7 +67,7 @@ def _check_parent(post, parent_id, actor):
         raise _parent_missing(parent_id)
     if thread.chain[0].post_id != post.id:
         raise field_error("parent", "The parent comment must belong to the same post.")
-    if not actor.is_admin and any(row.hidden_at is not None and row.user_id != actor.id for row in thread.chain):
+    if threads.hidden_from(thread, actor):
         raise _parent_missing(parent_id)  # hidden by a moderator: not there for them
     if len(thread.chain) > MAX_REPLY_DEPTH:
         raise field_error("parent", f"Replies can be nested at most {MAX_REPLY_DEPTH} levels deep.")

@@ -137,12 +137,6 @@ def _thread(content_type, target):
     return threads.thread_of(target.id)
 
 
-def _hidden_from(actor, thread):
-    """Whether a moderator hid the object (or what it is in) from ``actor``."""
-    steps = [thread.post, *thread.chain]
-    return not actor.is_admin and any(step.hidden_at is not None and step.user_id != actor.id for step in steps)
-
-
 def _state(actor_id, content_type, object_id, reaction_type):
     summary = summaries(content_type, [object_id])[object_id]
     return ReactionState(content_type, object_id, actor_id, reaction_type, summary)
@@ -156,7 +150,7 @@ def add_reaction(actor, *, content_type, object_id, reaction_type):
     actor_id = actor.id
     target = _target(content_type, object_id, lock=True)
     thread = _thread(content_type, target) if target is not None else None
-    if thread is None or thread.post is None or _hidden_from(actor, thread):
+    if thread is None or thread.post is None or threads.hidden_from(thread, actor):
         db.session.rollback()
         raise field_error("object_id", OBJECT_MISSING)
     owner_id, post_id = _owner_and_post(content_type, target)

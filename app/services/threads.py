@@ -54,10 +54,14 @@ def thread_of(comment_id, post=None):
     return Thread(post, rows)
 
 
-def may_see(thread, viewer):
-    """Whether ``viewer`` may open what ``thread`` leads to: every moderator-hidden step
-    is theirs (or they are an admin), and no block stands between them and a named author."""
+def hidden_from(thread, viewer):
+    """Whether a moderator hid what ``thread`` leads to, or something it is in, from
+    ``viewer``: a hidden step that is not theirs (admins see everything)."""
     steps = [thread.post, *thread.chain]
-    if not viewer.is_admin and any(step.hidden_at is not None and step.user_id != viewer.id for step in steps):
-        return False
-    return not relationships.blocked_among(viewer.id, thread.named_authors())
+    return not viewer.is_admin and any(step.hidden_at is not None and step.user_id != viewer.id for step in steps)
+
+
+def may_see(thread, viewer):
+    """Whether ``viewer`` may open what ``thread`` leads to: nothing of it hidden from
+    them, and no block between them and a named author."""
+    return not hidden_from(thread, viewer) and not relationships.blocked_among(viewer.id, thread.named_authors())
