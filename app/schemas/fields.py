@@ -65,8 +65,8 @@ class ContentWarning(StrippedString):
         super().__init__(allow_none=True, validate=validate.Length(
             max=self.MAX, error=f"Ensure this field has no more than {self.MAX} characters."), **kwargs)
 
-    def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs) or None
+    def deserialize(self, value, attr=None, data=None, **kwargs):
+        return super().deserialize(value, attr, data, **kwargs) or None
 
 
 class Flag(fields.Boolean):
