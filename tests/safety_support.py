@@ -1,4 +1,7 @@
 """Helpers for the safety tests: what a user received, and whether any of it names someone."""
+import time
+from types import SimpleNamespace
+
 from app.extensions import socketio
 
 ANONYMOUS = {"id": None, "display_name": "Anonymous", "profile_photo": None}
@@ -67,3 +70,26 @@ def relate(client, user, other, kind="block", method="post"):
     response = client.open(f"/users/{other.id}/{kind}", method=method.upper(), headers=user.headers)
     assert response.status_code == 204, response.json
     return response
+
+
+# Live servers (tests.realtime_fixtures.Deployment) -------------------------------
+
+def person(cluster, name):
+    """A new account on a live deployment, shaped like a test user for ``traces``."""
+    user, token = cluster.user(name)
+    return SimpleNamespace(id=user["id"], display_name=user["display_name"], email=f"{name}@", token=token)
+
+
+def frames(client):
+    """Everything a client has received so far (raw frames or Socket.IO payloads)."""
+    time.sleep(0.3)
+    got = []
+    source = client.frames if hasattr(client, "frames") else client.events
+    while not source.empty():
+        got.append(source.get())
+    return got
+
+
+def joined(client):
+    client.request("join_ventroom", reply="ventroom_joined")
+    return client
