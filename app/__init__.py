@@ -9,18 +9,20 @@ from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app import metrics, models, openapi, ratelimit, realtime, sockets, tasks  # noqa: F401 (models, tasks: registered)
-from app.blueprints import (auth, comments, devices, health, media, notifications, openapi as openapi_blueprint,
-                            posts, reactions, web)
+from app.blueprints import (auth, comments, devices, health, media, moderation, notifications,
+                            openapi as openapi_blueprint, posts, reactions, reports, users as users_blueprint, web)
 from app.blueprints import asyncapi as asyncapi_blueprint
 from app.blueprints import metrics as metrics_blueprint
+from app.cli import moderation as moderation_cli
 from app.cli import users
 from app.config import BASE_DIR, cache_config, load_config
 from app.errors import register_error_handlers
 from app.extensions import cache, celery_init_app, db, jwt, migrate
 from app.security import init_headers, register_jwt_callbacks
+from app.services import relationships
 
 BLUEPRINTS = (auth, posts, comments, reactions, media, health, notifications, devices, openapi_blueprint,
-              asyncapi_blueprint, metrics_blueprint, web)
+              asyncapi_blueprint, metrics_blueprint, users_blueprint, reports, moderation, web)
 
 
 def create_app(config=None):
@@ -51,9 +53,10 @@ def create_app(config=None):
     for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
     app.cli.add_command(users)
+    app.cli.add_command(moderation_cli)
 
     realtime.init_app(app)
-    sockets.init_app(app, hidden_for=lambda user_id: frozenset())
+    sockets.init_app(app, hidden_for=relationships.hidden_for_connection)
     openapi.declarations(app)  # every route is declared, or the app does not start
     return app
 

@@ -5,6 +5,7 @@ Unset variables give the embedded default: SQLite under ``instance/``, no Redis
 live in memory). One ``REDIS_URL`` feeds the broker, the message queue, the cache
 and the rate limiter.
 """
+import json
 import os
 from datetime import timedelta
 
@@ -30,6 +31,29 @@ def _list(value):
 
 def _origins(value):
     return "*" if value.strip() == "*" else _list(value)
+
+
+# Shown to whoever reports content as self-harm (and in docs/API.md): a deployment should
+# list the crisis lines of its own audience; this international directory is the floor.
+DEFAULT_SUPPORT_RESOURCES = [{"name": "Find A Helpline (crisis lines in every country)",
+                              "url": "https://findahelpline.com"}]
+
+
+def _support_resources(value):
+    """``SUPPORT_RESOURCES``: a JSON list of ``{name, url, phone?}``; anything else refuses
+    to start (a deployment must not silently show nothing to someone in crisis)."""
+    if value is None or not value.strip():
+        return DEFAULT_SUPPORT_RESOURCES
+    try:
+        resources = json.loads(value)
+    except ValueError:
+        resources = None
+    valid = isinstance(resources, list) and all(
+        isinstance(item, dict) and isinstance(item.get("name"), str) and isinstance(item.get("url"), str)
+        and isinstance(item.get("phone", ""), str) and set(item) <= {"name", "url", "phone"} for item in resources)
+    if not valid:
+        raise RuntimeError("Refusing to start: SUPPORT_RESOURCES must be a JSON list of {name, url, phone?}.")
+    return [{key: item[key] for key in ("name", "url", "phone") if key in item} for item in resources]
 
 
 def _database_url():
@@ -111,6 +135,9 @@ class Config:
     REALTIME_RESUME_SECONDS = _int("REALTIME_RESUME_SECONDS", 900)
     REALTIME_BACKLOG_EVENTS = _int("REALTIME_BACKLOG_EVENTS", 1000)
     REALTIME_REPLAY_MAX = _int("REALTIME_REPLAY_MAX", 500)
+
+    # Sent with every self-harm report (app/services/reports.py).
+    SUPPORT_RESOURCES = _support_resources(os.environ.get("SUPPORT_RESOURCES"))
 
 
 

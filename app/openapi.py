@@ -44,6 +44,8 @@ PATH_PARAMETERS = {
     "notification_id": "One of the caller's notifications (anyone else's is 404).",
     "token": "The device token, URL-encoded: an FCM token, a Web Push subscription's JSON or its endpoint URL.",
     "path": "The file's path under the media root, as the `media` and `thumbnail` URLs give it.",
+    "user_id": "A user's id (a UUID string); unknown: 404.",
+    "report_id": "A report's id.",
 }
 CONVERTER_TYPES = {"int": {"type": "integer"}}  # anything else (default, path, device_token) is a string
 RULE_ARGUMENT = re.compile(r"<(?:(?P<converter>\w+)(?:\([^)]*\))?:)?(?P<name>\w+)>")

@@ -2,8 +2,8 @@
 
 Three classes of request, each one bucket per caller (DRF's scoped throttles):
 
-- ``create``: post and comment creation (POST to the ``posts`` and ``comments``
-  blueprints), ``RATELIMIT_CREATE`` (20/minute);
+- ``create``: post, comment and report creation (POST to the ``posts``, ``comments``
+  and ``reports`` blueprints), ``RATELIMIT_CREATE`` (20/minute);
 - ``reactions``: every request to the ``reactions`` blueprint, ``RATELIMIT_REACTIONS``
   (60/minute);
 - ``standard``: everything else, ``RATELIMIT_STANDARD`` (100/minute).
@@ -42,7 +42,7 @@ from app.security import request_token
 
 STANDARD, CREATE, REACTIONS = "standard", "create", "reactions"
 SETTINGS = {STANDARD: "RATELIMIT_STANDARD", CREATE: "RATELIMIT_CREATE", REACTIONS: "RATELIMIT_REACTIONS"}
-CREATE_BLUEPRINTS = {"posts", "comments"}
+CREATE_BLUEPRINTS = {"posts", "comments", "reports"}
 EXEMPT_ENDPOINTS = {"health.healthz", "health.readyz", "media.serve", "metrics.scrape", "web.index", "web.asset"}
 PER_IP_ENDPOINTS = {"auth.login", "auth.register"}
 

@@ -7,8 +7,10 @@ the log gives it its ordered id (``"<ms>-<seq>"``), keeps it in each group's bac
 resuming clients, and every web process delivers it to its raw ``/ws/`` and Socket.IO
 subscribers in id order (``app.sockets.hub``). Every copy of an event carries the same id.
 
-``users`` names whose blocks and mutes hide an event (its author, the owner of what it
-is about); anonymous content names nobody, so no filter can reveal who wrote it.
+``users`` names whose blocks and mutes hide an event (its author, the owners of what it
+is in: the post, the comments above it); anonymous content never names its author, so no
+filter can reveal who wrote it. Personal events (``new_*_on_user_*``) across a block or
+from a muted user are not sent at all.
 Replies to a client's own messages are not events: their ``event_id`` is ``r-<hex>``,
 not a position to resume from.
 """
@@ -128,45 +130,72 @@ def close_user(user_id, code, reason):
     _control({"op": CLOSE_USER, "user": user_id, "code": code, "reason": reason})
 
 
-def post_created(post, author_id):
-    emit(NEW_POST, post, [FEED, user_group(author_id)], [author_id])
+def _named(author_id, anonymous):
+    """Who an event names for the filters: nobody for anonymous content (anonymity wins
+    over blocks: a dropped event would tell who wrote it)."""
+    return [] if anonymous else [author_id]
 
 
-def post_updated(post, author_id=None):
-    emit(POST_UPDATED, post, [post_group(post["id"]), FEED], [author_id])
+def post_created(post, author_id, anonymous=False):
+    emit(NEW_POST, post, [FEED, user_group(author_id)], _named(author_id, anonymous))
+
+
+def post_restored(post, author_id, anonymous=False):
+    """A post a moderator restored comes back as it first came: ``new_ventroom_post``."""
+    emit(NEW_POST, post, [FEED, post_group(post["id"]), user_group(author_id)], _named(author_id, anonymous))
+
+
+def post_updated(post, author_id, anonymous=False):
+    emit(POST_UPDATED, post, [post_group(post["id"]), FEED], _named(author_id, anonymous))
 
 
 def post_deleted(post_id):
+    """Also when a moderator hides it: it disappears for everyone."""
     emit(POST_DELETED, {"post_id": post_id}, [post_group(post_id), FEED])
 
 
-def comment_created(comment, author_id, post_owner_id, parent_owner_id=None, hide_with=()):
+def comment_created(comment, author_id, post_owner_id, parent_owner_id=None, *, hide_with=(), anonymous=False,
+                    quiet=()):
     """The general event, then the personal ones; never to the author as 'on your ...'.
 
-    ``hide_with``: users whose filters hide it besides its author (the authors of the
-    comments it replies to: a hidden comment hides its replies)."""
-    users = [author_id, *hide_with]
+    ``hide_with``: users whose filters hide it besides its author (the named authors of
+    the post and of the comments it replies to: a hidden comment hides its replies).
+    ``quiet``: owners who must not hear of it personally (a block either way, or they
+    muted its author): their ``new_*_on_user_*`` is not sent at all, even for an
+    anonymous comment, whose event names nobody a filter could match."""
+    users = [*_named(author_id, anonymous), *hide_with]
     emit(NEW_COMMENT, comment, [post_group(comment["post"]), user_group(author_id)], users)
     replied_to = parent_owner_id if parent_owner_id not in (None, author_id) else None
-    if replied_to:
+    if replied_to and replied_to not in quiet:
         emit(REPLY_ON_USER_COMMENT, comment, [user_group(replied_to)], users)
     # The post's owner hears of every comment on it, once: not twice when the
     # reply was to their own comment.
-    if post_owner_id not in (author_id, replied_to):
+    if post_owner_id not in (author_id, replied_to) and post_owner_id not in quiet:
         emit(COMMENT_ON_USER_POST, comment, [user_group(post_owner_id)], users)
 
 
-def comment_updated(comment, author_id=None, hide_with=()):
-    emit(COMMENT_UPDATED, comment, [post_group(comment["post"])], [author_id, *hide_with])
+def comment_restored(comment, author_id, *, hide_with=(), anonymous=False):
+    """A comment a moderator restored comes back, with its replies, as ``new_ventroom_comment``
+    (``hide_with`` names the repliers too: it carries their replies)."""
+    emit(NEW_COMMENT, comment, [post_group(comment["post"])], [*_named(author_id, anonymous), *hide_with])
+
+
+def comment_updated(comment, author_id, *, hide_with=(), anonymous=False):
+    """``hide_with``: the named authors above it and of the replies it carries."""
+    emit(COMMENT_UPDATED, comment, [post_group(comment["post"])], [*_named(author_id, anonymous), *hide_with])
 
 
 def comment_deleted(comment_id, post_id):
+    """Also when a moderator hides it: it disappears, with its replies, for everyone."""
     emit(COMMENT_DELETED, {"comment_id": comment_id, "post_id": post_id}, [post_group(post_id)])
 
 
-def reaction_updated(reaction, post_id, reactor_id, owner_id, added):
-    """``reaction`` is ``{content_type, object_id, reaction_summary, user_reaction, user_id}``."""
-    users = [reactor_id, owner_id]
+def reaction_updated(reaction, post_id, reactor_id, owner_id, *, added, hide_with=(), notify_owner=True):
+    """``reaction`` is ``{content_type, object_id, reaction_summary, user_reaction, user_id}``.
+
+    ``hide_with``: the named authors of what it is on (the object, its post, the comments
+    above it); ``notify_owner`` False when the owner must not hear from the reactor."""
+    users = [reactor_id, *hide_with]
     emit(REACTION_UPDATED, reaction, [post_group(post_id), user_group(reactor_id)], users)
-    if added and owner_id != reactor_id:
+    if added and notify_owner and owner_id != reactor_id:
         emit(REACTION_ON_USER_CONTENT[reaction["content_type"]], reaction, [user_group(owner_id)], users)

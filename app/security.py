@@ -7,7 +7,7 @@ from jwt.exceptions import PyJWTError
 
 from app.errors import DETAILS, INVALID_TOKEN, error_response
 from app.extensions import jwt
-from app.services import users
+from app.services import suspensions, users
 
 
 def _unauthorized(detail):
@@ -19,7 +19,15 @@ def _unauthorized(detail):
 def register_jwt_callbacks():
     @jwt.user_lookup_loader
     def load_user(_header, payload):
-        return users.get_user(payload["sub"])
+        """The token's user, unless suspended or the token was revoked (then 401)."""
+        user = users.get_user(payload["sub"])
+        return user if user is not None and suspensions.token_usable(user, payload) else None
+
+    @jwt.token_in_blocklist_loader
+    def token_revoked(_header, payload):
+        return suspensions.is_revoked(payload)
+
+    jwt.additional_claims_loader(suspensions.issue_claims)
 
     @jwt.user_lookup_error_loader
     def user_gone(_header, _payload):
@@ -52,18 +60,19 @@ def request_token():
 
 
 def socket_identity(token):
-    """``(user_id, expires_at)`` of a valid access token whose user exists, or None
-    (WebSocket handshakes; the socket is closed when the token expires).
+    """``(user_id, expires_at)`` of a valid access token, not revoked, whose user exists
+    and is not suspended, or None (WebSocket handshakes; the socket is closed when the
+    token expires).
 
     A WebSocket connection lives for hours: the check holds no database connection after it.
     """
     if not token:
         return None
     try:
-        payload = decode_token(token)
+        payload = decode_token(token)  # signature and expiry only: the blocklist is asked below
     except (PyJWTError, JWTExtendedException):
         return None
-    if payload.get("type") != "access" or not users.user_exists(payload["sub"]):
+    if payload.get("type") != "access" or suspensions.is_revoked(payload) or not users.may_connect(payload):
         return None
     return payload["sub"], payload.get("exp")
 

@@ -31,7 +31,7 @@ from app import create_app  # noqa: E402
 from app.extensions import cache, db  # noqa: E402
 from app.models.base import utcnow  # noqa: E402
 from app.models.posts import Post  # noqa: E402
-from app.models.reactions import POST, REACTION_TYPES, Reaction  # noqa: E402
+from app.models.reactions import REACTION_TYPES, VENTPOST, Reaction  # noqa: E402
 from app.models.users import User  # noqa: E402
 from app.services import feed, posts  # noqa: E402
 
@@ -70,7 +70,7 @@ def seed(app, n_users, n_posts, rng):
         for post_id in post_ids:
             for user in rng.sample(users, k=min(len(users), rng.randint(0, 6))):
                 reactions.add((post_id, user.id))
-        db.session.add_all(Reaction(content_type=POST, object_id=post_id, user_id=user_id,
+        db.session.add_all(Reaction(content_type=VENTPOST, object_id=post_id, user_id=user_id,
                                     reaction_type=rng.choice(REACTION_TYPES)) for post_id, user_id in reactions)
         db.session.commit()
         tokens = {user.id: create_access_token(identity=user.id) for user in users}
@@ -102,7 +102,8 @@ def timings(app, tokens, page_size, rounds):
         found["request cached"].append(get_page(client, token, page, page_size))
         with app.test_request_context("/ventroom/posts/"):
             feed.invalidate()
-            for name, viewer in (("uncached", user_id), ("shared", other_id), ("cached", user_id)):
+            for name, viewer_id in (("uncached", user_id), ("shared", other_id), ("cached", user_id)):
+                viewer = db.session.get(User, viewer_id)
                 started = time.perf_counter()
                 posts.feed_page(viewer, page, page_size)
                 found[f"service {name}"].append(time.perf_counter() - started)

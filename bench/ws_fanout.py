@@ -1,9 +1,12 @@
 """How long one event takes to reach N raw /ws/ clients on one web process.
 
-Run by hand (not a test):  .venv/bin/python bench/ws_fanout.py [--clients 1000] [--events 5]
+Run by hand (not a test):  .venv/bin/python bench/ws_fanout.py [--clients 1000] [--events 5] [--blocks 50]
 It starts a real server (gunicorn + eventlet, embedded mode, or with --redis URL),
 connects N raw clients that join the feed, then creates posts over REST and prints, per
 event, the time from the REST call to the first and the last client receiving it.
+With ``--blocks N`` the clients' user first blocks N other users, so every connection
+carries a per-connection filter that each event is checked against (the author is not
+among them: every client still gets every event).
 """
 import argparse
 import os
@@ -29,14 +32,21 @@ def main():
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--events", type=int, default=5)
     parser.add_argument("--redis", default=None, help="REDIS_URL (default: embedded mode)")
+    parser.add_argument("--blocks", type=int, default=0, help="users the clients' user blocks first")
     args = parser.parse_args()
 
     directory = Path(tempfile.mkdtemp(prefix="ws-bench-"))
     database = create_database("sqlite", directory)
-    env = base_env(database, directory / "media", args.redis, "ws-bench" if args.redis else None)
+    # One user holds every client: lift the per-user connection cap for the measurement.
+    env = base_env(database, directory / "media", args.redis, "ws-bench" if args.redis else None,
+                   MAX_CONNECTIONS_PER_USER=args.clients + 10)
     server = WebServer(env, directory / "web.log")
     try:
         _, token = register(server.url, "bench@example.com")
+        for index in range(args.blocks):
+            blocked, _ = register(server.url, f"blocked-{index}@example.com")
+            requests.post(f"{server.url}/users/{blocked['id']}/block", headers={"Authorization": f"Bearer {token}"},
+                          timeout=10).raise_for_status()
         selector = selectors.DefaultSelector()
         socks = []
         join = masked_text('{"type":"join_ventroom"}')
@@ -52,7 +62,7 @@ def main():
             sock.setblocking(False)
             selector.register(sock, selectors.EVENT_READ)
         print(f"{args.clients} raw clients connected and in ventroom_feed "
-              f"({'redis' if args.redis else 'embedded'} mode)")
+              f"({'redis' if args.redis else 'embedded'} mode, {args.blocks} users blocked)")
 
         firsts, lasts = [], []
         for index in range(args.events):

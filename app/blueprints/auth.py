@@ -11,6 +11,7 @@ from app.schemas.users import (
     MeSchema,
     ProfileUpdateSchema,
     RegisterSchema,
+    SuspendedSchema,
     TokenPairSchema,
 )
 from app.services import users
@@ -31,6 +32,8 @@ def register(data):
 
 @bp.post("/login")
 @endpoint("Log in", body=LoginSchema, response=TokenPairSchema, public=True, errors=(401,),
+          extra_responses=((403, "The account is suspended (`This account is suspended.`), until "
+                                 "`suspended_until` (null: for good).", SuspendedSchema),),
           description="Wrong credentials: 401 `No active account found with the given credentials`. "
                       "Limited per client IP, and failed attempts per email (429 with Retry-After).")
 def login(data):

@@ -20,29 +20,32 @@ bp = login_required(Blueprint("comments", __name__, url_prefix="/ventroom/posts/
 def list_comments(post_id):
     if "page" in request.args or "page_size" in request.args:
         page, page_size = page_args(request.args)
-        roots, count = comments.list_comment_page(post_id, current_user.id, page, page_size)
+        roots, count = comments.list_comment_page(post_id, current_user, page, page_size)
         return Dumped(page_body(dump_tree(roots), count, page, page_size))
-    return Dumped(dump_tree(comments.list_comments(post_id, current_user.id)))
+    return Dumped(dump_tree(comments.list_comments(post_id, current_user)))
 
 
 @bp.post("/")
 @endpoint("Comment, or reply with `parent`", body=CommentCreateSchema, form=True, response=CommentSchema,
-          status=201, errors=(404,))
+          status=201, errors=(403, 404),
+          description="`anonymous` and `content_warning` as for posts. 403 `You cannot interact with this user.` "
+                      "when the post's or the parent comment's named author and the caller block each other.")
 def create_comment(post_id, data):
     comment = comments.create_comment(current_user, post_id, text=data["text"], parent_id=data["parent"],
-                                      media_file=data["media"], media_type=data["media_type"])
+                                      media_file=data["media"], media_type=data["media_type"],
+                                      anonymous=data["anonymous"], content_warning=data["content_warning"])
     return Dumped(dump_tree([comment])[0])
 
 
 @bp.get("/<int:comment_id>/")
 @endpoint("One comment with its replies", resume_position=True, response=CommentSchema, errors=(404,))
 def get_comment(post_id, comment_id):
-    return Dumped(dump_tree([comments.get_comment(post_id, comment_id, current_user.id)])[0])
+    return Dumped(dump_tree([comments.get_comment(post_id, comment_id, current_user)])[0])
 
 
 @bp.route("/<int:comment_id>/", methods=["PUT", "PATCH"])
-@endpoint("Edit a comment's text", body=CommentUpdateSchema, response=CommentSchema, errors=(403, 404),
-          description="The comment's author or an admin.")
+@endpoint("Edit a comment's text and content warning", body=CommentUpdateSchema, response=CommentSchema,
+          errors=(403, 404), description="The comment's author or an admin.")
 def update_comment(post_id, comment_id, data):
     return Dumped(dump_tree([comments.update_comment(current_user, post_id, comment_id, data)])[0])
 

@@ -10,7 +10,9 @@ bp = login_required(Blueprint("reactions", __name__, url_prefix="/ventroom/react
 
 
 @bp.post("/")
-@endpoint("Add or change the caller's reaction", body=ReactionInputSchema, response=ReactionSchema, status=201)
+@endpoint("Add or change the caller's reaction", body=ReactionInputSchema, response=ReactionSchema, status=201,
+          errors=(403,), description="403 `You cannot interact with this user.` when the content's named author "
+                                     "and the caller block each other.")
 def add_reaction(data):
     return reactions.add_reaction(current_user, **data)
 

@@ -1,6 +1,6 @@
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, DateTime, String, TypeDecorator
+from sqlalchemy import JSON, Boolean, DateTime, String, TypeDecorator, false
 from sqlalchemy.orm import mapped_column
 
 
@@ -33,3 +33,12 @@ class MediaMixin:
     media_status = mapped_column(String(12), nullable=True)  # processing | ready | failed
     thumbnail = mapped_column(String(255), nullable=True)
     media_info = mapped_column(JSON, nullable=True)  # width, height, duration...
+
+
+class SafetyMixin:
+    """Anonymity, a content warning and moderation, shared by posts and comments."""
+
+    # Who wrote it is shown only to its author and admins.
+    anonymous = mapped_column(Boolean, nullable=False, default=False, server_default=false())
+    content_warning = mapped_column(String(100), nullable=True)  # NULL: none
+    hidden_at = mapped_column(UTCDateTime, nullable=True)  # set by a moderator: out of every feed and list

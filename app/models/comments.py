@@ -2,10 +2,10 @@ from sqlalchemy import ForeignKey, Integer, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import MediaMixin, UTCDateTime, utcnow
+from app.models.base import MediaMixin, SafetyMixin, UTCDateTime, utcnow
 
 
-class Comment(MediaMixin, db.Model):
+class Comment(MediaMixin, SafetyMixin, db.Model):
     __tablename__ = "comments"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

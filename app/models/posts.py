@@ -2,10 +2,10 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.extensions import db
-from app.models.base import MediaMixin, UTCDateTime, utcnow
+from app.models.base import MediaMixin, SafetyMixin, UTCDateTime, utcnow
 
 
-class Post(MediaMixin, db.Model):
+class Post(MediaMixin, SafetyMixin, db.Model):
     __tablename__ = "posts"
     __table_args__ = (Index("ix_posts_created_at_id", "created_at", "id"),)
 

@@ -20,6 +20,15 @@ class User(db.Model):
     profile_photo: Mapped[str | None] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, nullable=False, default=False, server_default=false())
     created_at = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    # Suspended from suspended_at until suspended_until (NULL: for good); both NULL: not.
+    suspended_at = mapped_column(UTCDateTime, nullable=True)
+    suspended_until = mapped_column(UTCDateTime, nullable=True)
+    # Tokens issued at or before this moment are revoked (a suspension sets it; it stays).
+    tokens_revoked_at = mapped_column(UTCDateTime, nullable=True)
+    # NULL when nobody is hidden from this user (no block either way, no mute): their feed
+    # is the shared page. Otherwise a token renewed on every change of who is hidden from
+    # them, which names their own cached feed pages.
+    filter_token: Mapped[str | None] = mapped_column(String(16))
 
     # Hashing runs off the event loop (app.offload): scrypt takes tens of milliseconds.
     def set_password(self, password):

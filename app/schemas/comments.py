@@ -3,9 +3,10 @@ import re
 
 from marshmallow import EXCLUDE, Schema, fields, post_load, validate, validates_schema
 
-from app.schemas.fields import ReactionCount, StrippedString, Unchangeable, UTCDateTime
-from app.schemas.posts import MEDIA_UNCHANGEABLE, MediaFieldsMixin, MediaInputMixin, validate_media_pair
-from app.schemas.users import UserSchema
+from app.schemas.fields import ContentWarning, Flag, ReactionCount, StrippedString, Unchangeable, UTCDateTime
+from app.schemas.posts import (MEDIA_UNCHANGEABLE, SAFETY_FIELDS, MediaFieldsMixin, MediaInputMixin, SafetyFieldsMixin,
+                               validate_media_pair)
+from app.schemas.users import Author, anonymized
 
 TEXT_MAX = 5000
 REQUIRED = "This field is required."
@@ -35,7 +36,7 @@ class IntegerId(fields.Field):
         raise self.make_error("invalid")
 
 
-class CommentSchema(MediaFieldsMixin, Schema):
+class CommentSchema(MediaFieldsMixin, SafetyFieldsMixin, Schema):
     """One comment with its replies, newest first, nested to any depth.
 
     ``replies``, ``reaction_summary`` and ``user_reaction`` are attributes the comments
@@ -46,7 +47,7 @@ class CommentSchema(MediaFieldsMixin, Schema):
 
     id = fields.Integer()
     post = fields.Integer(attribute="post_id")
-    user = fields.Nested(UserSchema)
+    user = Author()
     text = fields.String()
     created_at = UTCDateTime()
     updated_at = UTCDateTime()
@@ -58,7 +59,7 @@ class CommentSchema(MediaFieldsMixin, Schema):
     class Meta:
         fields = ("id", "post", "user", "text", "media", "media_type", "created_at", "updated_at",
                   "parent", "replies", "reaction_summary", "user_reaction",
-                  "media_status", "thumbnail", "media_info")
+                  "media_status", "thumbnail", "media_info", *SAFETY_FIELDS)
 
 
 _node_schema = CommentSchema(exclude=("replies",))
@@ -82,6 +83,7 @@ def dump_tree(roots, broadcast=False):
         flat["replies"] = [dumped.pop(child.id) for child in comment.replies]
         if broadcast:
             flat["user_reaction"] = None
+            anonymized(flat)
         dumped[comment.id] = {key: flat[key] for key in CommentSchema.Meta.fields}
     return [dumped[root.id] for root in roots]
 
@@ -94,6 +96,8 @@ class CommentCreateSchema(MediaInputMixin, Schema):
     text = StrippedString(load_default="", allow_none=True,
                           validate=validate.Length(max=TEXT_MAX, error=TEXT_TOO_LONG))
     parent = IntegerId(load_default=None, allow_none=True)
+    anonymous = Flag()
+    content_warning = ContentWarning(load_default=None)
 
     @validates_schema
     def check_media(self, data, **kwargs):
@@ -114,6 +118,7 @@ class CommentUpdateSchema(Schema):
 
     text = StrippedString(required=True, allow_none=True, error_messages={"required": REQUIRED},
                           validate=validate.Length(max=TEXT_MAX, error=TEXT_TOO_LONG))
+    content_warning = ContentWarning()  # absent: unchanged; null or blank: removed
     media = Unchangeable(MEDIA_UNCHANGEABLE)
 
     @post_load

@@ -11,7 +11,7 @@ class NotificationSchema(Schema):
     kind = fields.String()  # comment | reply | reaction
     title = fields.String()
     message = fields.String()
-    actor = fields.Nested(UserSchema)
+    actor = fields.Nested(UserSchema, allow_none=True)  # null: the actor wrote anonymously
     post_id = fields.Integer(allow_none=True)
     comment_id = fields.Integer(allow_none=True)
     read = fields.Boolean()

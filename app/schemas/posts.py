@@ -1,7 +1,8 @@
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
-from app.schemas.fields import ProcessedMediaURL, ReactionCount, StrippedString, Unchangeable, Upload, UTCDateTime
-from app.schemas.users import UserSchema
+from app.schemas.fields import (ContentWarning, Flag, IsSet, ProcessedMediaURL, ReactionCount, Sensitive,
+                                StrippedString, Unchangeable, Upload, UTCDateTime)
+from app.schemas.users import Author
 
 MEDIA_TYPES = ("image", "video", "audio")
 
@@ -16,9 +17,21 @@ class MediaFieldsMixin:
     media_info = fields.Dict()
 
 
-class PostSchema(MediaFieldsMixin, Schema):
+class SafetyFieldsMixin:
+    """Output fields of posts and comments: anonymity, the content warning, moderation."""
+
+    anonymous = fields.Boolean()
+    content_warning = fields.String(allow_none=True)
+    sensitive = Sensitive(attribute="content_warning", dump_only=True)
+    hidden = IsSet(attribute="hidden_at", dump_only=True)  # true only in what its author and admins see
+
+
+SAFETY_FIELDS = ("anonymous", "content_warning", "sensitive", "hidden")
+
+
+class PostSchema(MediaFieldsMixin, SafetyFieldsMixin, Schema):
     id = fields.Integer()
-    user = fields.Nested(UserSchema)
+    user = Author()
     title = fields.String()
     content = fields.String()
     created_at = UTCDateTime()
@@ -31,7 +44,7 @@ class PostSchema(MediaFieldsMixin, Schema):
     class Meta:
         fields = ("id", "user", "title", "content", "media", "media_type", "created_at", "updated_at",
                   "views", "total_comment", "reaction_summary", "user_reaction",
-                  "media_status", "thumbnail", "media_info")
+                  "media_status", "thumbnail", "media_info", *SAFETY_FIELDS)
 
 
 def validate_media_pair(data, text_field, text_required_message):
@@ -58,6 +71,8 @@ class PostCreateSchema(MediaInputMixin, Schema):
 
     title = StrippedString(required=True, validate=validate.Length(min=1, max=200))
     content = fields.String(load_default="", validate=validate.Length(max=10000))
+    anonymous = Flag()
+    content_warning = ContentWarning(load_default=None)
 
     @validates_schema
     def check_media(self, data, **kwargs):
@@ -75,4 +90,5 @@ class PostUpdateSchema(Schema):
 
     title = StrippedString(required=True, validate=validate.Length(min=1, max=200))
     content = fields.String(validate=validate.Length(max=10000))
+    content_warning = ContentWarning()  # absent: unchanged; null or blank: removed
     media = Unchangeable(MEDIA_UNCHANGEABLE)

@@ -1,8 +1,5 @@
-"""Comments: a post's comment tree, create (with media), edit, delete with the whole subtree.
-
-Reads are built for a fixed number of queries whatever the size or depth of a tree:
-the comments (authors joined) in one query, their reaction summaries in one grouped
-query and the viewer's reactions in one more; the tree is assembled in memory.
+"""Comments: create (with media, anonymous or not), edit, delete with the whole subtree.
+Reading them is ``app.services.comment_trees``.
 
 ``Post.comment_count`` (``total_comment``, replies included) only ever changes in SQL,
 ``UPDATE posts SET comment_count = comment_count + :n``, and that update is the first
@@ -10,8 +7,14 @@ write of every comment create and delete. It takes the post row's lock on Postgr
 (the database's write lock on SQLite), so the comment writes of one post are
 serialized: the subtree a delete counts is exactly the subtree it removes, and a reply
 can never be added under a comment that is being deleted.
+
+Blocks: nobody may comment on, or reply to, content its (named) author and they block
+each other over (403); anonymous content is never refused. Whoever must not hear from
+the commenter (a block either way, a mute) gets neither a notification nor a personal
+event. While the post or a comment above is hidden by a moderator, nothing done in it is
+announced or notified (only its author and admins can see it).
 """
-from sqlalchemy import delete, func, literal, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -22,23 +25,15 @@ from app.models.base import utcnow
 from app.models.comments import Comment
 from app.models.posts import Post
 from app.models.reactions import VENTCOMMENT
-from app.pagination import check_page
 from app.schemas.comments import dump_tree
-from app.services import feed, media, notifications, reactions
+from app.services import comment_trees, feed, media, notifications, posts, reactions, relationships, threads
+from app.services.comment_trees import get_comment, list_comment_page, list_comments
+from app.services.threads import MAX_REPLY_DEPTH, Thread
 from app.services.ids import ensure_id, in_range
 from app.services.permissions import ensure_can_modify
 
-# Deepest level a reply may sit at (a top-level comment is level 0). Deep enough for any
-# conversation, and far inside what JSON encoders and decoders on either end can nest.
-MAX_REPLY_DEPTH = 100
-
-NEWEST_FIRST = (Comment.created_at.desc(), Comment.id.desc())
-
-
-def _ensure_post(post_id):
-    ensure_id(post_id)
-    if db.session.scalar(select(Post.id).where(Post.id == post_id)) is None:
-        raise NotFound()
+__all__ = ["MAX_REPLY_DEPTH", "create_comment", "delete_comment", "get_comment", "list_comment_page",
+           "list_comments", "update_comment"]
 
 
 def _comment_on_post(post_id, comment_id):
@@ -52,96 +47,31 @@ def _comment_on_post(post_id, comment_id):
 
 
 def _subtree_ids(root_ids):
-    """A select of the ids in ``root_ids`` (a list or a select of comment ids) and of every reply
-    beneath them, to any depth: one recursive CTE."""
+    """A select of the ids in ``root_ids`` and of every reply beneath them: one recursive CTE."""
     tree = select(Comment.id).where(Comment.id.in_(root_ids)).cte("subtree", recursive=True)
     tree = tree.union_all(select(Comment.id).where(Comment.parent_id == tree.c.id))
     return select(tree.c.id)
-
-
-def _forest(criterion, ids, viewer_id):
-    """The comments matching ``criterion`` as trees: the roots, newest first, each with
-    ``replies`` (newest first) down to the leaves. Three queries, whatever the size.
-
-    ``ids`` is a select of the same comments' ids, for the reaction queries. A comment
-    whose parent is not among them is a root.
-    """
-    comments = db.session.scalars(
-        select(Comment).options(joinedload(Comment.user)).where(criterion).order_by(*NEWEST_FIRST)
-    ).all()
-    reactions.annotate(comments, VENTCOMMENT, viewer_id, ids=ids)
-    by_id = {comment.id: comment for comment in comments}
-    roots = []
-    for comment in comments:
-        comment.replies = []
-    for comment in comments:  # newest first, so every list of siblings is too
-        parent = by_id.get(comment.parent_id)
-        (parent.replies if parent is not None else roots).append(comment)
-    return roots
-
-
-def list_comments(post_id, viewer_id):
-    """Every comment of a post as trees of replies, newest first at every level."""
-    _ensure_post(post_id)
-    ids = select(Comment.id).where(Comment.post_id == post_id)
-    return _forest(Comment.post_id == post_id, ids, viewer_id)
-
-
-def list_comment_page(post_id, viewer_id, page, page_size):
-    """``(roots, count)``: one page of the post's top-level comments, each with its
-    whole reply tree; ``count`` is the number of top-level comments."""
-    _ensure_post(post_id)
-    top_level = (Comment.post_id == post_id, Comment.parent_id.is_(None))
-    count = db.session.scalar(select(func.count()).select_from(Comment).where(*top_level))
-    check_page(page, page_size, count)
-    page_ids = (select(Comment.id).where(*top_level).order_by(*NEWEST_FIRST)
-                .limit(page_size).offset((page - 1) * page_size))
-    ids = _subtree_ids(page_ids)
-    return _forest(Comment.id.in_(ids), ids, viewer_id), count
-
-
-def get_comment(post_id, comment_id, viewer_id):
-    """One comment with its replies to any depth, or NotFound if it is not on that post."""
-    ensure_id(post_id)
-    ensure_id(comment_id)
-    ids = _subtree_ids(select(Comment.id).where(Comment.id == comment_id, Comment.post_id == post_id))
-    roots = _forest(Comment.id.in_(ids), ids, viewer_id)
-    if not roots:
-        raise NotFound()
-    return roots[0]
 
 
 def _parent_missing(parent_id):
     return field_error("parent", f'Invalid pk "{parent_id}" - object does not exist.')
 
 
-def _reply_level(parent_id):
-    """The level a reply to ``parent_id`` would sit at: the length of the parent's chain
-    up to its top-level comment (one recursive query, bounded by MAX_REPLY_DEPTH); None
-    if the parent is gone."""
-    chain = (select(Comment.id, Comment.parent_id, literal(1).label("level"))
-             .where(Comment.id == parent_id).cte("chain", recursive=True))
-    chain = chain.union_all(
-        select(Comment.id, Comment.parent_id, chain.c.level + 1)
-        .where(Comment.id == chain.c.parent_id, chain.c.level <= MAX_REPLY_DEPTH))
-    return db.session.scalar(select(func.max(chain.c.level)))
-
-
-def _check_parent(post_id, parent_id):
-    """The parent comment of a new reply: on the same post, not too deep; else 400 on ``parent``."""
+def _check_parent(post, parent_id, actor):
+    """The Thread of a new reply's parent: on the same post, not too deep, one the actor
+    may see; else 400 on ``parent``."""
     if not in_range(parent_id):
         raise _parent_missing(parent_id)
-    parent = db.session.get(Comment, parent_id)
-    if parent is None:
+    thread = threads.thread_of(parent_id, post)
+    if thread is None:
         raise _parent_missing(parent_id)
-    if parent.post_id != post_id:
+    if thread.chain[0].post_id != post.id:
         raise field_error("parent", "The parent comment must belong to the same post.")
-    level = _reply_level(parent_id)
-    if level is None:  # deleted since the line above
-        raise _parent_missing(parent_id)
-    if level > MAX_REPLY_DEPTH:
+    if threads.hidden_from(thread, actor):
+        raise _parent_missing(parent_id)  # hidden by a moderator: not there for them
+    if len(thread.chain) > MAX_REPLY_DEPTH:
         raise field_error("parent", f"Replies can be nested at most {MAX_REPLY_DEPTH} levels deep.")
-    return parent
+    return thread
 
 
 def _change_count(post_id, delta):
@@ -156,23 +86,25 @@ def _change_count(post_id, delta):
     return result.rowcount == 1
 
 
-def _single(comment, reaction_summary=(), user_reaction=None):
+def _single(comment, viewer, reaction_summary=(), user_reaction=None):
     comment.replies = []
     comment.reaction_summary = list(reaction_summary)
     comment.user_reaction = user_reaction
+    posts.reveal([comment], viewer)
     return comment
 
 
-def create_comment(author, post_id, *, text="", parent_id=None, media_file=None, media_type=None):
+def create_comment(author, post_id, *, text="", parent_id=None, media_file=None, media_type=None,
+                   anonymous=False, content_warning=None):
     """A comment, or a reply when ``parent_id`` names a comment of the same post."""
+    author = posts.viewer_of(author)
     author_id = author.id
-    ensure_id(post_id)
-    post = db.session.get(Post, post_id)
-    if post is None:
-        raise NotFound()
-    post_owner_id = post.user_id
-    parent = _check_parent(post_id, parent_id) if parent_id is not None else None
-    parent_owner_id = parent.user_id if parent is not None else None
+    post = posts.readable_post(post_id, author, blocks=False)  # a block is a 403, below
+    thread = _check_parent(post, parent_id, author) if parent_id is not None else Thread(post, [])
+    parent = thread.chain[0] if thread.chain else None
+    relationships.ensure_can_interact(author_id, [(post.user_id, post.anonymous)]
+                                      + ([(parent.user_id, parent.anonymous)] if parent else []))
+    quiet = relationships.not_hearing_from(author_id, [post.user_id, parent.user_id if parent else None])
     stored = None
     if media_file is not None:
         stored = media.store_upload(media_file, media_type)
@@ -181,8 +113,8 @@ def create_comment(author, post_id, *, text="", parent_id=None, media_file=None,
             db.session.rollback()
             raise NotFound()
         now = utcnow()
-        comment = Comment(post_id=post_id, parent_id=parent_id, user_id=author_id, text=text,
-                          created_at=now, updated_at=now)
+        comment = Comment(post_id=post_id, parent_id=parent_id, user_id=author_id, text=text, created_at=now,
+                          updated_at=now, anonymous=bool(anonymous), content_warning=content_warning)
         if stored is not None:
             comment.media, comment.media_type, comment.media_status = stored.path, stored.media_type, "processing"
         db.session.add(comment)
@@ -195,45 +127,63 @@ def create_comment(author, post_id, *, text="", parent_id=None, media_file=None,
                 raise
             raise _parent_missing(parent_id) from None
         comment_id = comment.id
-        notified = notifications.record_comment(comment, post, parent)
+        notified = [] if thread.hidden else notifications.record_comment(comment, post, parent, quiet=quiet)
         db.session.commit()
 
     # Committed: refresh caches and tell clients.
     feed.invalidate()  # total_comment changed
     comment = _single(db.session.scalar(
-        select(Comment).options(joinedload(Comment.user)).where(Comment.id == comment_id)))
-    broadcast = dump_tree([comment], broadcast=True)[0]
-    realtime.comment_created(broadcast, author_id, post_owner_id, parent_owner_id)
+        select(Comment).options(joinedload(Comment.user)).where(Comment.id == comment_id)), author)
+    if not thread.hidden:
+        broadcast = dump_tree([comment], broadcast=True)[0]
+        realtime.comment_created(broadcast, author_id, post.user_id, parent.user_id if parent else None,
+                                 hide_with=thread.named_authors(), anonymous=comment.anonymous, quiet=quiet)
     notifications.enqueue_pushes(notified)
     if stored is not None:
         jobs.enqueue(jobs.PROCESS_MEDIA, "comment", comment_id)  # after the commit: the worker must see the row
     return comment
 
 
+def announce_updated(post_id, comment_id):
+    """``ventroom_comment_updated`` with the replies everyone's lists show, unless the
+    comment is in something hidden by a moderator."""
+    thread = threads.thread_of(comment_id)
+    if thread is None or thread.hidden:
+        return
+    root = get_comment(post_id, comment_id, None)
+    hide_with = [*thread.named_authors(), *comment_trees.tree_authors(root)]
+    realtime.comment_updated(dump_tree([root], broadcast=True)[0], root.user_id, hide_with=hide_with,
+                             anonymous=root.anonymous)
+
+
 def update_comment(actor, post_id, comment_id, changes):
-    """Edit ``text`` (the author or an admin). Returns the comment with its replies."""
+    """Edit ``text`` and ``content_warning`` (the author or an admin). Returns the comment
+    with its replies."""
     comment = _comment_on_post(post_id, comment_id)
     ensure_can_modify(actor, comment.user_id)
-    edited = False
+    actor = posts.viewer_of(actor)
+    values = {}
     if "text" in changes:
         text = changes["text"] or ""
         if not text and not comment.media:
             raise field_error("text", "This field may not be blank unless the comment has media.")
         if text != comment.text:
-            result = db.session.execute(
-                update(Comment).where(Comment.id == comment_id, Comment.post_id == post_id)
-                .values(text=text, updated_at=utcnow()).execution_options(synchronize_session=False))
-            if result.rowcount == 0:  # deleted since it was read
-                db.session.rollback()
-                raise NotFound()
-            edited = True
+            values.update(text=text, updated_at=utcnow())  # updated_at moves with the text only
+    if "content_warning" in changes and changes["content_warning"] != comment.content_warning:
+        values["content_warning"] = changes["content_warning"]
+    if values:
+        result = db.session.execute(
+            update(Comment).where(Comment.id == comment_id, Comment.post_id == post_id)
+            .values(**values).execution_options(synchronize_session=False))
+        if result.rowcount == 0:  # deleted since it was read
+            db.session.rollback()
+            raise NotFound()
     db.session.commit()
 
     # Committed. The text shows nowhere in the feed, so its cache stays valid.
-    root = get_comment(post_id, comment_id, actor.id)
-    if edited:
-        realtime.comment_updated(dump_tree([root], broadcast=True)[0])
-    return root
+    if values:
+        announce_updated(post_id, comment_id)
+    return get_comment(post_id, comment_id, actor)
 
 
 def delete_comment(actor, post_id, comment_id):

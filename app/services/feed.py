@@ -3,11 +3,18 @@
 Two layers, both keyed by the current feed version, page, page size and host:
 
 - ``ventroom_feed_{user_id}:...`` holds the page exactly as that user gets it (their own
-  ``user_reaction`` on each post). A hit costs two cache reads and no query.
-- ``ventroom_feed_all:...`` holds the page as everybody sees it (``user_reaction`` null).
-  A user's miss takes it from here and adds their own reactions with one small query
-  (``personalize``), so after a write the database builds each page once, not once per
-  reader.
+  ``user_reaction`` on each post, their own anonymous posts shown as theirs, every author
+  shown to an admin). A hit costs two cache reads and no query.
+- ``ventroom_feed_all:...`` holds the page as everybody sees it (``user_reaction`` null,
+  anonymous authors hidden; who they are is kept beside the page, server-side, for the
+  personal copies). A user's miss takes it from here and adds their own reactions with
+  one small query (``personalize``), so after a write the database builds each page once,
+  not once per reader.
+
+A user from whom someone is hidden (a block either way, a mute) cannot share that page:
+theirs is built for them alone, filtered in SQL, and cached under their key *and* their
+``filter_token``, which every change of who is hidden from them renews (and clears when
+nobody is): a block or unblock never leaves a page of the old set in use.
 
 Every write a reader of the feed could notice (a post created, edited, deleted or done
 processing its media; a comment or a reaction added or removed) calls ``invalidate()``
@@ -57,12 +64,13 @@ def current_version():
     return version
 
 
-def page_key(user_id, version, page, page_size):
+def page_key(user_id, version, page, page_size, filter_token=None):
     """The key of one user's page; ``user_id=None`` names the page everybody shares."""
     # The page holds absolute media URLs: keep pages built for different hosts apart.
     host = hashlib.blake2s(base_url().encode(), digest_size=4).hexdigest()
     owner = "all" if user_id is None else user_id
-    return f"ventroom_feed_{owner}:v{version}:p{page}:s{page_size}:h{host}"
+    filtered = f":f{filter_token}" if filter_token else ""
+    return f"ventroom_feed_{owner}:v{version}{filtered}:p{page}:s{page_size}:h{host}"
 
 
 def _store(key, value):
@@ -75,8 +83,9 @@ def _store(key, value):
 def cached_page(viewer_id, page, page_size, build, personalize):
     """``(results, count)`` of one feed page for ``viewer_id``.
 
-    ``build()`` -> ``(results, count)`` as everybody sees them; ``personalize(results)``
-    -> the same results for this viewer. Both run only on a miss.
+    ``build()`` -> ``{"results", "count", ...}`` as everybody sees them (other keys are kept
+    with the shared page for ``personalize``); ``personalize(shared)`` -> the results for
+    this viewer. Both run only on a miss.
     """
     try:
         version = current_version()  # first: a page must not be older than its version
@@ -86,16 +95,31 @@ def cached_page(viewer_id, page, page_size, build, personalize):
         shared = None if mine is not None else cache.get(shared_key)
     except Exception:  # the cache is down: the database still answers
         log.warning("feed cache unreachable; serving the feed uncached", exc_info=True)
-        results, count = build()
-        return personalize(results), count
+        shared = build()
+        return personalize(shared), shared["count"]
     if mine is not None:
         return mine["results"], mine["count"]
     if shared is None:
-        results, count = build()
-        shared = {"results": results, "count": count}
+        shared = build()
         _store(shared_key, shared)
-    mine = {"results": personalize(shared["results"]), "count": shared["count"]}
+    mine = {"results": personalize(shared), "count": shared["count"]}
     _store(key, mine)
+    return mine["results"], mine["count"]
+
+
+def private_page(viewer_id, filter_token, page, page_size, build):
+    """``(results, count)`` of one feed page built for ``viewer_id`` alone (someone is
+    hidden from them): ``build()`` -> ``(results, count)``, run only on a miss."""
+    try:
+        key = page_key(viewer_id, current_version(), page, page_size, filter_token)
+        mine = cache.get(key)
+    except Exception:
+        log.warning("feed cache unreachable; serving the feed uncached", exc_info=True)
+        return build()
+    if mine is None:
+        results, count = build()
+        mine = {"results": results, "count": count}
+        _store(key, mine)
     return mine["results"], mine["count"]
 
 

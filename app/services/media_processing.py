@@ -22,13 +22,12 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import select, update
 
-from app import offload, realtime
+from app import offload
 from app.adapters import Rejected, av, images
 from app.extensions import db
 from app.models.base import utcnow
 from app.models.comments import Comment
 from app.models.posts import Post
-from app.schemas.comments import dump_tree
 from app.services import comments, feed, media, posts
 
 log = logging.getLogger(__name__)
@@ -182,11 +181,10 @@ def _finish(kind, object_id, source, published):
 def _announce(kind, object_id):
     """The object's ``*_updated`` event, through the one module that emits."""
     if kind == "post":
-        realtime.post_updated(posts.broadcast_data(posts.load_post(object_id)))
+        posts.announce_updated(posts.load_post(object_id))
         return
     post_id = db.session.scalar(select(Comment.post_id).where(Comment.id == object_id))
-    comment = comments.get_comment(post_id, object_id, None)
-    realtime.comment_updated(dump_tree([comment], broadcast=True)[0])
+    comments.announce_updated(post_id, object_id)
 
 
 def publish_profile_photo(stored):

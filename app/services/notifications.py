@@ -9,26 +9,36 @@ periodic sweep in ``app.tasks.push`` finds the rows still pending and sends them
 Wording is the original document's: "{User} replied to your comment.", "{User}
 commented on your post.", and "New Reaction" / "{User} reacted to your {post/comment}.".
 The document gives no title for the comment kinds; they are "New Comment" and
-"New Reply", after "New Reaction".
+"New Reply", after "New Reaction". An anonymous comment is "Someone commented on your
+post." / "Someone replied to your comment." and its row has no actor at all.
+
+Nobody hears from someone they blocked, who blocked them or whom they muted: such a
+notification is not stored (nor pushed), even for anonymous content; a list leaves out
+what came from someone hidden from its reader since, and what was about content a
+moderator hid.
 """
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, or_, select, update
 from sqlalchemy.orm import joinedload
 
 from app import jobs
 from app.errors import NotFound
 from app.extensions import db
 from app.models.base import utcnow
+from app.models.comments import Comment
 from app.models.notifications import COMMENT, PUSH_PENDING, REACTION, REPLY, Notification, NotificationPreference
+from app.models.posts import Post
 from app.models.reactions import VENTPOST
 from app.models.users import User
 from app.pagination import check_page
+from app.services import relationships
 from app.services.ids import ensure_id
 from app.services.sql import insert_on_conflict
 
 TITLES = {COMMENT: "New Comment", REPLY: "New Reply", REACTION: "New Reaction"}
+SOMEONE = "Someone"
 # The preference column that switches each kind on or off.
 PREFERENCE_OF_KIND = {COMMENT: "comments", REPLY: "replies", REACTION: "reactions"}
 PREFERENCE_FIELDS = tuple(PREFERENCE_OF_KIND.values())
@@ -43,8 +53,9 @@ def _actor_name(actor_id):
     return db.session.get(User, actor_id).display_name
 
 
-def _add(*, recipient_id, actor_id, kind, message, dedupe_key, post_id, comment_id):
-    """Insert one notification unless its kind is switched off or ``dedupe_key`` exists.
+def _add(*, recipient_id, actor_id, kind, message, dedupe_key, post_id, comment_id, anonymous=False):
+    """Insert one notification unless its kind is switched off or ``dedupe_key`` exists
+    (an ``anonymous`` actor is not stored).
 
     ``INSERT ... ON CONFLICT (dedupe_key) DO NOTHING``: two racing transactions cannot
     both store one, and neither fails. Returns the new id, or None.
@@ -55,7 +66,7 @@ def _add(*, recipient_id, actor_id, kind, message, dedupe_key, post_id, comment_
     sweep_after = timedelta(seconds=current_app.config["PUSH_SWEEP_AFTER_SECONDS"])
     statement = (
         insert_on_conflict()(Notification)
-        .values(recipient_id=recipient_id, actor_id=actor_id, kind=kind, post_id=post_id,
+        .values(recipient_id=recipient_id, actor_id=None if anonymous else actor_id, kind=kind, post_id=post_id,
                 comment_id=comment_id, title=TITLES[kind], message=message, dedupe_key=dedupe_key,
                 read=False, push_state=PUSH_PENDING, push_attempts=0, push_next_at=now + sweep_after,
                 created_at=now)
@@ -65,38 +76,46 @@ def _add(*, recipient_id, actor_id, kind, message, dedupe_key, post_id, comment_
     return db.session.execute(statement).scalar()
 
 
-def record_comment(comment, post, parent=None):
+def record_comment(comment, post, parent=None, quiet=None):
     """Notifications for a new comment or reply; call inside the transaction, before commit.
 
     The parent comment's owner gets "replied to your comment"; the post's owner gets
     "commented on your post" unless they wrote the comment or the reply was to their
     own comment (one notification per person per comment, as the real-time events do).
+    ``quiet``: the owners who must not hear from the commenter (computed when None).
     Returns the ids of the rows stored, for ``enqueue_pushes`` after the commit.
     """
     if comment.id is None:
         db.session.flush()
-    actor_id = comment.user_id
-    name = _actor_name(actor_id)
-    created = []
+    actor_id, anonymous = comment.user_id, bool(comment.anonymous)
     replied_to = parent.user_id if parent is not None and parent.user_id != actor_id else None
-    if replied_to is not None:
-        created.append(_add(recipient_id=replied_to, actor_id=actor_id, kind=REPLY,
+    if quiet is None:
+        quiet = relationships.not_hearing_from(actor_id, [replied_to, post.user_id])
+    name = SOMEONE if anonymous else _actor_name(actor_id)
+    created = []
+    if replied_to is not None and replied_to not in quiet:
+        created.append(_add(recipient_id=replied_to, actor_id=actor_id, kind=REPLY, anonymous=anonymous,
                             message=f"{name} replied to your comment.",
                             dedupe_key=f"reply:{comment.id}", post_id=post.id, comment_id=comment.id))
-    if post.user_id not in (actor_id, replied_to):
-        created.append(_add(recipient_id=post.user_id, actor_id=actor_id, kind=COMMENT,
+    if post.user_id not in (actor_id, replied_to) and post.user_id not in quiet:
+        created.append(_add(recipient_id=post.user_id, actor_id=actor_id, kind=COMMENT, anonymous=anonymous,
                             message=f"{name} commented on your post.",
                             dedupe_key=f"comment:{comment.id}", post_id=post.id, comment_id=comment.id))
     return [notification_id for notification_id in created if notification_id is not None]
 
 
-def record_reaction(actor_id, content_type, target, owner_id):
+def record_reaction(actor_id, content_type, target, owner_id, quiet=None):
     """The owner's "New Reaction" notification; call inside the transaction, before commit.
 
     ``target`` is the Post or Comment reacted to. One notification per reactor per
     object, ever: changing (or removing and re-adding) a reaction stores nothing new.
+    Nothing when the owner must not hear from the reactor (``quiet``, computed when None).
     Returns the ids of the rows stored (zero or one).
     """
+    if quiet is None:
+        quiet = relationships.not_hearing_from(actor_id, [owner_id])
+    if owner_id in quiet:
+        return []
     is_post = content_type == VENTPOST
     name = _actor_name(actor_id)
     notification_id = _add(
@@ -113,14 +132,24 @@ def enqueue_pushes(notification_ids):
         jobs.enqueue(jobs.SEND_PUSH, notification_id)
 
 
+def _listed(user_id):
+    """SQL criteria of the notifications ``user_id``'s list shows: theirs, not from someone
+    hidden from them, not about a comment or (someone else's) post a moderator hid."""
+    hidden_comment = exists().where(Comment.id == Notification.comment_id, Comment.hidden_at.is_not(None))
+    hidden_post = exists().where(Post.id == Notification.post_id, Post.hidden_at.is_not(None),
+                                 Post.user_id != user_id)
+    return (Notification.recipient_id == user_id,
+            or_(Notification.actor_id.is_(None), ~relationships.hides(user_id, Notification.actor_id)),
+            or_(Notification.kind == REACTION, ~hidden_comment), ~hidden_post)
+
+
 def list_notifications(user_id, page, page_size):
     """``(notifications, count)``: one page, newest first, actors joined in (two queries)."""
-    count = db.session.scalar(
-        select(func.count()).select_from(Notification).where(Notification.recipient_id == user_id))
+    count = db.session.scalar(select(func.count()).select_from(Notification).where(*_listed(user_id)))
     check_page(page, page_size, count)
     items = db.session.scalars(
         select(Notification).options(joinedload(Notification.actor))
-        .where(Notification.recipient_id == user_id)
+        .where(*_listed(user_id))
         .order_by(Notification.created_at.desc(), Notification.id.desc())
         .limit(page_size).offset((page - 1) * page_size)
     ).all()
@@ -129,8 +158,7 @@ def list_notifications(user_id, page, page_size):
 
 def unread_count(user_id):
     return db.session.scalar(
-        select(func.count()).select_from(Notification)
-        .where(Notification.recipient_id == user_id, Notification.read.is_(False)))
+        select(func.count()).select_from(Notification).where(*_listed(user_id), Notification.read.is_(False)))
 
 
 def mark_read(user_id, notification_id):

@@ -4,6 +4,11 @@ Writes rely on the database, not on Python checks: the unique constraint on
 ``(user_id, content_type, object_id)`` plus ``INSERT ... ON CONFLICT DO UPDATE`` means
 parallel requests by one user can never leave two rows, and changing the type updates
 the one row in place.
+
+Nobody may react to the content of someone they block or who blocks them (403), unless it
+is anonymous; an object a moderator hid (or one inside a hidden post or under a hidden
+comment) does not exist for anyone but its authors and admins, and nothing done to it is
+announced. An owner who must not hear from the reactor gets no notification or event.
 """
 from dataclasses import dataclass
 
@@ -18,7 +23,7 @@ from app.models.comments import Comment
 from app.models.posts import Post
 from app.models.reactions import REACTION_TYPES, VENTPOST, Reaction
 from app.schemas.reactions import ReactionEventSchema
-from app.services import feed, notifications
+from app.services import feed, notifications, relationships, threads
 from app.services.ids import in_range
 from app.services.sql import insert_on_conflict
 
@@ -125,6 +130,13 @@ def _owner_and_post(content_type, target):
     return target.user_id, target.post_id
 
 
+def _thread(content_type, target):
+    """The Thread of the object: the post alone, or the comment's chain up to its post."""
+    if content_type == VENTPOST:
+        return threads.Thread(target, [])
+    return threads.thread_of(target.id)
+
+
 def _state(actor_id, content_type, object_id, reaction_type):
     summary = summaries(content_type, [object_id])[object_id]
     return ReactionState(content_type, object_id, actor_id, reaction_type, summary)
@@ -137,10 +149,13 @@ def add_reaction(actor, *, content_type, object_id, reaction_type):
     """
     actor_id = actor.id
     target = _target(content_type, object_id, lock=True)
-    if target is None:
+    thread = _thread(content_type, target) if target is not None else None
+    if thread is None or thread.post is None or threads.hidden_from(thread, actor):
         db.session.rollback()
         raise field_error("object_id", OBJECT_MISSING)
     owner_id, post_id = _owner_and_post(content_type, target)
+    relationships.ensure_can_interact(actor_id, [(owner_id, target.anonymous)])
+    quiet = relationships.not_hearing_from(actor_id, [owner_id])
     now = utcnow()
     insert = insert_on_conflict()
     statement = insert(Reaction).values(user_id=actor_id, content_type=content_type, object_id=object_id,
@@ -152,7 +167,8 @@ def add_reaction(actor, *, content_type, object_id, reaction_type):
         where=Reaction.reaction_type != statement.excluded.reaction_type,
     ).returning(Reaction.id)
     changed = db.session.execute(statement).scalar() is not None
-    notified = notifications.record_reaction(actor_id, content_type, target, owner_id) if changed else []
+    announce = changed and not thread.hidden
+    notified = notifications.record_reaction(actor_id, content_type, target, owner_id, quiet) if announce else []
     db.session.commit()
 
     # Committed: refresh caches and tell clients. The summary is read now, so that of two
@@ -161,8 +177,9 @@ def add_reaction(actor, *, content_type, object_id, reaction_type):
     state = _state(actor_id, content_type, object_id, reaction_type)
     if changed and content_type == VENTPOST:
         feed.invalidate()  # a post's summary shows in the feed; a comment's does not
-    if changed:
-        realtime.reaction_updated(_event_schema.dump(state), post_id, actor_id, owner_id, added=True)
+    if announce:
+        realtime.reaction_updated(_event_schema.dump(state), post_id, actor_id, owner_id, added=True,
+                                  hide_with=thread.named_authors(), notify_owner=owner_id not in quiet)
     notifications.enqueue_pushes(notified)
     return state
 
@@ -172,12 +189,14 @@ def remove_reaction(actor, *, content_type, object_id):
     actor_id = actor.id
     target = _target(content_type, object_id, lock=False)
     owner_id, post_id = _owner_and_post(content_type, target) if target is not None else (None, None)
+    thread = _thread(content_type, target) if target is not None else None
     removed = 0
     if in_range(object_id):
         removed = db.session.execute(delete(Reaction).where(
             Reaction.user_id == actor_id, Reaction.content_type == content_type,
             Reaction.object_id == object_id)).rowcount
-    announce = bool(removed) and target is not None  # else nothing changed that anyone can see
+    # Else nothing changed that anyone can see (or only its authors and admins can).
+    announce = bool(removed) and thread is not None and thread.post is not None and not thread.hidden
     db.session.commit()
 
     # Committed: refresh caches and tell clients.
@@ -186,4 +205,5 @@ def remove_reaction(actor, *, content_type, object_id):
     if content_type == VENTPOST:
         feed.invalidate()
     state = _state(actor_id, content_type, object_id, None)
-    realtime.reaction_updated(_event_schema.dump(state), post_id, actor_id, owner_id, added=False)
+    realtime.reaction_updated(_event_schema.dump(state), post_id, actor_id, owner_id, added=False,
+                              hide_with=thread.named_authors())

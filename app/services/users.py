@@ -10,7 +10,7 @@ from app.adapters import Rejected
 from app.errors import APIError, NotFound, field_error
 from app.extensions import db
 from app.models.users import User
-from app.services import feed, media, media_processing
+from app.services import feed, media, media_processing, suspensions
 
 EMAIL_TAKEN = "A user with this email already exists."
 INVALID_IMAGE = ("Upload a valid image. The file you uploaded was either not an image or a "
@@ -36,6 +36,15 @@ def user_exists(user_id):
         db.session.rollback()  # hand the connection back: callers may hold their context for hours
 
 
+def may_connect(payload):
+    """The token's user exists, is not suspended and the token was not revoked."""
+    try:
+        user = db.session.get(User, payload["sub"])
+        return user is not None and suspensions.token_usable(user, payload)
+    finally:
+        db.session.rollback()  # hand the connection back: callers may hold their context for hours
+
+
 def create_user(*, email, password, display_name, is_admin=False):
     user = User(email=normalize_email(email), display_name=display_name.strip(), is_admin=is_admin)
     user.set_password(password)
@@ -57,10 +66,19 @@ def _unknown_user():
     return User(email="", display_name="", password_hash=generate_password_hash(secrets.token_urlsafe(16)))
 
 
+SUSPENDED = "This account is suspended."
+
+
 def authenticate(email, password):
+    """The user, or 401; a suspended one (right password only: no one learns it from an
+    email alone) 403 with ``suspended_until``."""
     user = find_by_email(email or "")
     if not (user or _unknown_user()).check_password(password or "") or user is None:
         raise APIError({"detail": "No active account found with the given credentials"}, status=401)
+    if suspensions.is_suspended(user):
+        until = user.suspended_until
+        raise APIError({"detail": SUSPENDED, "suspended_until": until.isoformat().replace("+00:00", "Z")
+                        if until else None}, status=403)
     return user
 
 

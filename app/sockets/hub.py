@@ -67,6 +67,7 @@ class Hub:
         self._users = {}  # user id -> set of subscribers
         self.subscribers = set()
         self.last_id = None  # of the last event delivered
+        self.filter_changes = 0  # control messages that changed filters, so far
         self._floor = None  # after a resync: events up to here were delivered by it
         self._listening = False
 
@@ -77,6 +78,17 @@ class Hub:
             self.subscribers.add(sub)
             self._users.setdefault(sub.user_id, set()).add(sub)
         metrics.CONNECTIONS.labels(sub.kind).inc()
+
+    def load_filter(self, sub, hidden_for):
+        """Set ``sub``'s filter from ``hidden_for(user_id)`` (a database read) once it is
+        registered: a change that arrives while the read runs is read again, never lost."""
+        while True:
+            seen = self.filter_changes
+            hidden = frozenset(hidden_for(sub.user_id))
+            with self._lock:
+                if self.filter_changes == seen:
+                    sub.hidden = hidden
+                    return
 
     def remove(self, sub):
         with self._lock:
@@ -210,6 +222,7 @@ class Hub:
         op = message.get("op")
         if op == FILTER:  # {"users": {user_id: [hidden ids]}}
             with self._lock:
+                self.filter_changes += 1
                 for user_id, hidden in message["users"].items():
                     for sub in self._users.get(user_id, ()):
                         sub.hidden = frozenset(hidden)

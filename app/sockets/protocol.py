@@ -65,10 +65,12 @@ def leave_ventroom(session, data):
 
 
 def _check_post(session, post_id):
-    """The post exists (asked of the database once per connection and post)."""
+    """The post exists and the user may open it: not hidden by a moderator unless theirs
+    or they are an admin, no block with its named author (asked of the database once per
+    connection and post)."""
     if post_id in session.checked_posts:
         return
-    if not posts.post_exists(post_id):
+    if not posts.joinable(post_id, session.user_id):
         raise ProtocolError(f"Post {post_id} does not exist.")
     if len(session.checked_posts) >= MAX_CHECKED:
         session.checked_posts.clear()

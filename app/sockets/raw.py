@@ -87,8 +87,8 @@ class RawConnection(Subscriber):
                  "rate", "ticket", "transport", "ws")
     kind = "raw"
 
-    def __init__(self, transport, fd, user_id, expires_at, hidden=frozenset()):
-        super().__init__(user_id, hidden)
+    def __init__(self, transport, fd, user_id, expires_at):
+        super().__init__(user_id)
         self.transport = transport
         self.app = transport.app
         self.fd = fd
@@ -306,10 +306,10 @@ class RawTransport:
             self._poller.every(1.0, self._expire_tokens)
         return self._poller
 
-    def accept(self, fd, user_id, expires_at, hidden, ticket):
-        """A connection for ``fd``, registered and in the user's own group, not yet read."""
+    def accept(self, fd, user_id, expires_at, ticket):
+        """A connection for ``fd``, registered (its filter still empty), not yet read."""
         self.poller  # noqa: B018 (started, with its lock, before the first connection)
-        conn = RawConnection(self, fd, user_id, expires_at, hidden)
+        conn = RawConnection(self, fd, user_id, expires_at)
         conn.ticket = ticket
         self.connections.add(conn)
         self.hub.add(conn)
@@ -396,13 +396,9 @@ def _open(transport, fd, upgrade, identity):
     if ticket is None:
         transport.refuse(fd, upgrade, TOO_MANY, "Too many connections")
         return
+    conn = transport.accept(fd, user_id, expires_at, ticket)
     try:
-        hidden = transport.hidden_for(user_id)
-    except Exception:
-        transport.cap.release(ticket)
-        raise
-    conn = transport.accept(fd, user_id, expires_at, hidden, ticket)
-    try:
+        transport.hub.load_filter(conn, transport.hidden_for)  # registered first: no change is lost
         conn.write(upgrade)
         last_event_id = request.args.get("last_event_id")
         conn.join(realtime.user_group(user_id), resume=last_event_id is not None)

@@ -25,8 +25,8 @@ class SioSession(Subscriber):
     __slots__ = ("expires_at", "rate", "sid", "ticket")
     kind = "sio"
 
-    def __init__(self, sid, user_id, *, expires_at, hidden, ticket, rate):
-        super().__init__(user_id, hidden)
+    def __init__(self, sid, user_id, *, expires_at, ticket, rate):
+        super().__init__(user_id)
         self.sid, self.expires_at, self.ticket, self.rate = sid, expires_at, ticket, rate
 
     def send_frame(self, frame, wire=None):
@@ -82,10 +82,11 @@ def connect(auth=None):
     config = current_app.config
     rate = MessageRate(config["WS_MESSAGES_PER_SECOND"] if config["RATELIMIT_ENABLED"] else 0,
                        config["WS_MESSAGE_BURST"])
-    session = SioSession(request.sid, user_id, expires_at=expires_at, hidden=transport.hidden_for(user_id),
-                         ticket=ticket, rate=rate)
+    session = SioSession(request.sid, user_id, expires_at=expires_at, ticket=ticket, rate=rate)
     _sessions()[request.sid] = session
-    current_app.extensions["realtime_hub"].add(session)
+    hub = current_app.extensions["realtime_hub"]
+    hub.add(session)
+    hub.load_filter(session, transport.hidden_for)  # registered first: no filter change is lost
     transport.expire_at(session)
     last_event_id = _auth_value(auth, "last_event_id")
     own = realtime.user_group(user_id)
