@@ -19,8 +19,8 @@ per IP, whatever token they carry. Failed logins are also counted per normalized
 that email cannot log in until the window moves on (``check_login`` / ``login_failed``).
 
 Counters live in Redis when ``REDIS_URL`` is set, so every web process shares them,
-and in memory otherwise; the strategy is a sliding window counter (two counters per
-caller and class, accurate to the second). If Redis cannot be reached, each process
+and in memory otherwise; the strategy is a moving window (exact, with no leak at window
+edges: the recent hits of each caller and class). If Redis cannot be reached, each process
 falls back to counting in memory until it answers again; a limiter failure never fails
 the request. ``RATELIMIT_ENABLED=0`` turns all of it off.
 
@@ -101,7 +101,7 @@ def init_app(app):
         default_limits=[Limit(_limit_value, key_function=caller, scope=limit_class, shared=True)],
         storage_uri=redis_url or "memory://",
         storage_options={"socket_timeout": 2, "socket_connect_timeout": 2} if redis_url else {},
-        strategy="sliding-window-counter",
+        strategy="moving-window",
         key_prefix="ventroom",
         headers_enabled=False,  # no extra storage round trip per request; 429s carry Retry-After
         in_memory_fallback_enabled=bool(redis_url),

@@ -175,10 +175,10 @@ def test_the_groups_are_where_realtime_sends_each_event(document, monkeypatch):
     ids = {"post_id": 7, "author_id": "A", "post_owner_id": "P", "parent_owner_id": "Q", "reactor_id": "R",
            "owner_id": "O"}
     realtime.post_created({"id": 7}, "A")
-    realtime.post_updated({"id": 7})
+    realtime.post_updated({"id": 7}, "A")
     realtime.post_deleted(7)
     realtime.comment_created({"post": 7}, "A", "P", "Q")
-    realtime.comment_updated({"post": 7})
+    realtime.comment_updated({"post": 7}, "A")
     realtime.comment_deleted(3, 7)
     realtime.reaction_updated({"content_type": "ventpost"}, 7, "R", "O", added=True)
     realtime.reaction_updated({"content_type": "ventcomment"}, 7, "R", "O", added=True)

@@ -1,6 +1,7 @@
 """Browser test support: a restartable web server and helpers that act in a page (Playwright
 driving Debian's Chromium)."""
 import io
+import json
 import time
 
 from axe_playwright_python.base import AXE_FILE_PATH
@@ -21,7 +22,8 @@ class WebServer:
 
     def __init__(self, root):
         self.root = root
-        self.env = base_env(create_database("sqlite", root), root / "media")
+        self.env = base_env(create_database("sqlite", root), root / "media", SUPPORT_RESOURCES=json.dumps(
+            [{"name": "Crisis line", "url": "https://example.org/help", "phone": "+1 555 0100"}]))
         self.starts = 0
         self.server = None
         self.start()
