@@ -5,6 +5,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 
 from app import openapi
+from app.schemas import documentation
 from app.asyncapi.catalog import CLIENT_EXAMPLES, CLIENT_MESSAGES, EVENTS, REPLIES, REPLY_ID_PATTERN, TITLE, schema_ref
 from app.schemas import realtime as data
 from app.schemas.comments import CommentSchema
@@ -33,14 +34,14 @@ def _draft07(node):
 
 def data_schemas():
     """Every ``data`` schema, as components: ``{name: JSON Schema}``."""
-    plugin = MarshmallowPlugin(schema_name_resolver=openapi.schema_name)
+    plugin = MarshmallowPlugin(schema_name_resolver=documentation.schema_name)
     spec = APISpec(title=TITLE, version=openapi.VERSION, openapi_version="3.1.0", plugins=[plugin])
-    openapi.register_fields(plugin)
+    documentation.register_fields(plugin)
     described = [*EVENTS.values(), *REPLIES.values(), *CLIENT_MESSAGES.values()]
     for schema in dict.fromkeys(item.data for item in described):
-        spec.components.schema(openapi.schema_name(schema), schema=schema)
+        spec.components.schema(documentation.schema_name(schema), schema=schema)
     # The REST objects are dumped whole, as REST answers them: every property is present.
-    openapi._required_response_properties(spec, [openapi.schema_name(schema) for schema in (
+    documentation.required_response_properties(spec, [documentation.schema_name(schema) for schema in (
         PostSchema, CommentSchema, ReactionEventSchema)])
     return _draft07(spec.to_dict()["components"]["schemas"])
 
@@ -73,7 +74,7 @@ def _envelope(message_type, data_schema, id_schema):
 
 
 def event_message(event_type, event):
-    name = openapi.schema_name(event.data)
+    name = documentation.schema_name(event.data)
     data_schema = schema_ref(name)
     if event.data in (PostSchema, CommentSchema):
         data_schema = {"allOf": [data_schema, {"properties": {"user_reaction": {"type": "null"}}}]}
@@ -99,13 +100,13 @@ def reply_message(reply_type, reply):
         "description": " ".join(filter(None, [
             "A reply (to this connection only; not an event).", reply.description,
             "Its `event_id` (`r-<hex>`) is not a position to resume from."])),
-        "payload": _envelope(reply_type, schema_ref(openapi.schema_name(reply.data)), "ReplyId"),
+        "payload": _envelope(reply_type, schema_ref(documentation.schema_name(reply.data)), "ReplyId"),
     }
 
 
 def client_messages(name, message):
     """The raw and the Socket.IO form of one client message."""
-    data_schema = schema_ref(openapi.schema_name(message.data))
+    data_schema = schema_ref(documentation.schema_name(message.data))
     examples = CLIENT_EXAMPLES.get(name, [{}])
     replies = ", ".join(f"`{reply}`" for reply in message.replies)
     text = " ".join(filter(None, [message.description, f"Answered with {replies}."]))
