@@ -11,7 +11,7 @@ for events and replies.
 
 ``data`` is described by the marshmallow schemas of the REST objects (``app.schemas``) and
 by those of the events' and replies' own data (``app.schemas.realtime``), turned into JSON
-Schema by apispec with the field mappings of ``app.openapi``, at OpenAPI 3.1 (nullable
+Schema by apispec with the field mappings of ``app.schemas.documentation``, at OpenAPI 3.1 (nullable
 fields as ``type: [..., "null"]``): AsyncAPI's default schema format is a superset of JSON
 Schema draft 07, which has no ``nullable``. The groups each event goes to (``x-groups``)
 are named with ``app.realtime``'s own functions. This module imports nothing of
