@@ -347,7 +347,7 @@ def test_feed_and_detail_use_a_fixed_number_of_queries(client, app, alice, bob, 
     response = client.get("/ventroom/posts/3/", headers=alice.headers)
     assert response.status_code == 200
     detail = count_queries.count
-    assert detail <= 5, count_queries.statements  # user, views update, post+user, summaries, mine
+    assert detail <= 4, count_queries.statements  # user, views update, post+user, reactions (with mine)
     print(f"\nstatements: feed page {counts}, detail {detail}")
 
 

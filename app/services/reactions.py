@@ -12,7 +12,7 @@ announced. An owner who must not hear from the reactor gets no notification or e
 """
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import case, delete, func, literal, select
 from sqlalchemy.sql import ClauseElement
 
 from app import realtime
@@ -49,26 +49,36 @@ def _is_query(object_ids):
     return isinstance(object_ids, ClauseElement)
 
 
-def summaries(content_type, object_ids):
-    """``{object_id: [(reaction_type, count), ...]}`` for many objects in one grouped query.
+def _grouped(content_type, object_ids, viewer_id=None):
+    """``({object_id: [(reaction_type, count), ...]}, {object_id: viewer's reaction_type})``
+    in one grouped query: the viewer's reaction is the group their row is counted in.
 
     ``object_ids`` is a list of ids, or a SQL select of them (for a set too large to send
     as parameters, such as a post's whole comment tree). Highest count first; ties in the
     order 👍 ❤️ 😂 😢.
     """
-    result = {} if _is_query(object_ids) else {object_id: [] for object_id in object_ids}
+    counts = {} if _is_query(object_ids) else {object_id: [] for object_id in object_ids}
+    mine = {}
     if not _is_query(object_ids) and not object_ids:
-        return result
+        return counts, mine
+    viewer_in_group = func.max(case((Reaction.user_id == viewer_id, 1), else_=0)) if viewer_id else literal(0)
     rows = db.session.execute(
-        select(Reaction.object_id, Reaction.reaction_type, func.count())
+        select(Reaction.object_id, Reaction.reaction_type, func.count(), viewer_in_group)
         .where(Reaction.content_type == content_type, Reaction.object_id.in_(object_ids))
         .group_by(Reaction.object_id, Reaction.reaction_type)
     )
-    for object_id, kind, count in rows:
-        result.setdefault(object_id, []).append((kind, count))
-    for entries in result.values():
+    for object_id, kind, count, viewer_reacted in rows:
+        counts.setdefault(object_id, []).append((kind, count))
+        if viewer_reacted:
+            mine[object_id] = kind
+    for entries in counts.values():
         entries.sort(key=lambda entry: (-entry[1], _TIE_ORDER.get(entry[0], len(_TIE_ORDER))))
-    return result
+    return counts, mine
+
+
+def summaries(content_type, object_ids):
+    """``{object_id: [(reaction_type, count), ...]}`` for many objects in one grouped query."""
+    return _grouped(content_type, object_ids)[0]
 
 
 def viewer_reactions(content_type, object_ids, user_id):
@@ -84,14 +94,13 @@ def viewer_reactions(content_type, object_ids, user_id):
 
 
 def annotate(objects, content_type, viewer_id, ids=None):
-    """Set ``reaction_summary`` and ``user_reaction`` on each object: two queries in all.
+    """Set ``reaction_summary`` and ``user_reaction`` on each object: one query in all.
 
     ``ids``: a SQL select of the objects' ids to use in place of the list of them.
     """
     if ids is None:
         ids = [obj.id for obj in objects]
-    counts = summaries(content_type, ids)
-    mine = viewer_reactions(content_type, ids, viewer_id)
+    counts, mine = _grouped(content_type, ids, viewer_id)
     for obj in objects:
         obj.reaction_summary = counts.get(obj.id, [])
         obj.user_reaction = mine.get(obj.id)
