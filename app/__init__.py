@@ -18,6 +18,7 @@ from app.cli import users
 from app.config import BASE_DIR, cache_config, load_config
 from app.errors import register_error_handlers
 from app.extensions import cache, celery_init_app, db, jwt, migrate
+from app.jsonprovider import OrjsonProvider
 from app.security import init_headers, register_jwt_callbacks
 from app.services import relationships
 
@@ -28,8 +29,7 @@ BLUEPRINTS = (auth, posts, comments, reactions, media, health, notifications, de
 def create_app(config=None):
     app = Flask(__name__, static_folder=None, instance_path=os.path.join(BASE_DIR, "instance"))
     app.config.from_mapping(load_config(config))
-    app.json.sort_keys = False
-    app.json.ensure_ascii = False
+    app.json = OrjsonProvider(app)
     if app.config["TRUSTED_PROXIES"]:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
