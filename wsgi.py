@@ -5,6 +5,13 @@ PostgreSQL driver is made cooperative, so one slow query never stalls the socket
 of the process. Only this file knows about eventlet: it installs the pool of real
 threads for CPU-heavy calls (``app.offload``) and the poller raw WebSocket connections
 wait in (``app.sockets.poller``), built on eventlet's hub.
+
+What the poller relies on beyond documented APIs (checked against gunicorn 25.3.0 and
+eventlet 0.41.3, the pinned versions): ``environ["gunicorn.socket"]`` is the client's
+GreenSocket, whose ``.fd`` is the real socket (detached, gunicorn's close of the green
+socket does nothing); ``eventlet.wsgi.WSGI_LOCAL.already_handled`` tells gunicorn's
+eventlet worker to write no response of its own; ``hubs.get_hub().add/remove`` register
+readiness callbacks, which run in the hub and so must never block.
 """
 import eventlet
 
