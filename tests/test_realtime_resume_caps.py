@@ -118,8 +118,12 @@ def test_an_id_older_than_the_window_is_not_recovered(window_stack, transport):
     assert (answer["recovered"], answer["replayed"]) == (True, 1)  # within the window: replayed
     assert _replayed(recorder, answer) == [second]
     time.sleep(WINDOW + 0.5)
-    # `first` is now older than the window and an event came after it: refused, even though
-    # the backlog (kept for the window after the last event) still holds `second`.
+    # `first` is now older than the window and an event came after it: refused, both when
+    # the group's backlog has expired with the window ...
+    answer, recorder = thread.resume(first["event_id"], transport)
+    assert (answer["recovered"], answer["replayed"]) == (False, 0)
+    # ... and when a new event started a new backlog (which could not tell of `second`).
+    thread.assert_still_joined(recorder)
     answer, recorder = thread.resume(first["event_id"], transport)
     assert (answer["recovered"], answer["replayed"]) == (False, 0)
     thread.assert_still_joined(recorder)
