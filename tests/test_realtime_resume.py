@@ -319,6 +319,7 @@ def test_a_resume_from_a_reads_last_event_id_loses_nothing_a_concurrent_writer_m
     cast = Cast(live)
     url = cast.web1.url
     auth = {"Authorization": f"Bearer {cast.r_token}", "Origin": "https://app.example"}
+    readers = [cast.r_token] + [live.user("reader")[1] for _ in range(2)]  # 36 connections: 12 a user
     titles = []
 
     def rename(index):
@@ -342,7 +343,7 @@ def test_a_resume_from_a_reads_last_event_id_loses_nothing_a_concurrent_writer_m
                 assert parse_id(position) is not None, position
                 exposed = response.headers["Access-Control-Expose-Headers"]
                 assert {"Last-Event-ID", "Retry-After"} <= {h.strip() for h in exposed.split(",")}, exposed
-                client = live.raw(cast.r_token, server=cast.server(round_))
+                client = live.raw(readers[round_ % 3], server=cast.server(round_))
                 if "page_size=50" in path:
                     client.send("join_ventroom", {"last_event_id": position})
                 else:

@@ -109,24 +109,26 @@ def _replayed(recorder, reply_data):
     return events()[:reply_data["replayed"]]
 
 
-@pytest.mark.parametrize("transport", ["raw", "sio"])
-def test_an_id_older_than_the_window_is_not_recovered(window_stack, transport):
-    thread = Thread(window_stack)
-    first = thread.comment()
-    second = thread.comment()
-    answer, recorder = thread.resume(first["event_id"], transport)
-    assert (answer["recovered"], answer["replayed"]) == (True, 1)  # within the window: replayed
-    assert _replayed(recorder, answer) == [second]
+def test_an_id_older_than_the_window_is_not_recovered(window_stack):
+    threads = {transport: Thread(window_stack) for transport in ("raw", "sio")}
+    firsts = {}
+    for transport, thread in threads.items():
+        first = firsts[transport] = thread.comment()
+        second = thread.comment()
+        answer, recorder = thread.resume(first["event_id"], transport)
+        assert (answer["recovered"], answer["replayed"]) == (True, 1)  # within the window: replayed
+        assert _replayed(recorder, answer) == [second]
     time.sleep(WINDOW + 0.5)
-    # `first` is now older than the window and an event came after it: refused, both when
-    # the group's backlog has expired with the window ...
-    answer, recorder = thread.resume(first["event_id"], transport)
-    assert (answer["recovered"], answer["replayed"]) == (False, 0)
-    # ... and when a new event started a new backlog (which could not tell of `second`).
-    thread.assert_still_joined(recorder)
-    answer, recorder = thread.resume(first["event_id"], transport)
-    assert (answer["recovered"], answer["replayed"]) == (False, 0)
-    thread.assert_still_joined(recorder)
+    for transport, thread in threads.items():
+        # `first` is now older than the window and an event came after it: refused, both
+        # when the group's backlog has expired with the window ...
+        answer, recorder = thread.resume(firsts[transport]["event_id"], transport)
+        assert (answer["recovered"], answer["replayed"]) == (False, 0)
+        # ... and when a new event started a new backlog (which could not tell of `second`).
+        thread.assert_still_joined(recorder)
+        answer, recorder = thread.resume(firsts[transport]["event_id"], transport)
+        assert (answer["recovered"], answer["replayed"]) == (False, 0)
+        thread.assert_still_joined(recorder)
 
 
 def test_a_quiet_group_within_the_window_is_recovered_and_after_it_the_documented_answer(window_stack):
