@@ -30,10 +30,12 @@ log = logging.getLogger(__name__)
 EVENT_ID = re.compile(r"^[0-9]+-[0-9]+$")
 EVENT, CONTROL = "E", "C"
 
-# KEYS: sequence, epoch, group streams...  ARGV: window ms, backlog cap, channel, header
+# KEYS: sequence, epoch, group streams...  ARGV: window ms, backlog cap + 1, channel, header
 # JSON, frame prefix (the envelope up to its event_id's opening quote), users (csv), and
 # '1' for a gap marker: an entry that says events of these groups were lost here (a
-# publish that failed); it is kept in the backlogs, never delivered.
+# publish that failed); it is kept in the backlogs, never delivered. A stream keeps one
+# entry more than the cap: once trimmed, its oldest entry only marks where the kept events
+# begin (MAXLEN trimming does not move XINFO's max-deleted-entry-id; only XDEL does).
 PUBLISH = """
 local now = redis.call('TIME')
 local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
@@ -66,9 +68,10 @@ return id
 # Returns {recovered (0|1), newest id, [id, frame, users]...}. Not recovered when the id
 # is from the future or from before a loss of Redis's data (the epoch), when events came
 # after it and it is older than the window, when the backlog no longer holds all of them
-# (trimmed: max-deleted-entry-id is past the id), or when there are more than the replay
-# max, or when a gap marker (events lost) follows it. A group without a backlog key had
-# no event in the window: recovered if the id is
+# (trimmed past the id: a trimmed stream keeps the cap + 1 newest entries, so an id before
+# the oldest of them may have missed a trimmed event; or an entry after it deleted), when
+# there are more than the replay max, or when a gap marker (events lost) follows it. A
+# group without a backlog key had no event in the window: recovered if the id is
 # within the window (an event after it would have kept the key) or nothing came after it.
 REPLAY = """
 local function parse(id)
@@ -93,9 +96,12 @@ if redis.call('EXISTS', KEYS[3]) == 0 then
   return {0, newest}
 end
 local info = redis.call('XINFO', 'STREAM', KEYS[3])
-for i = 1, #info, 2 do
-  if info[i] == 'max-deleted-entry-id' and before(last, info[i + 1]) then return {0, newest} end
-end
+local stats = {}
+for i = 1, #info, 2 do stats[info[i]] = info[i + 1] end
+if before(last, stats['max-deleted-entry-id']) then return {0, newest} end
+-- Trimmed (more added than kept): only what follows the oldest entry kept is complete.
+local first = stats['first-entry']
+if stats['entries-added'] > stats['length'] and (not first or before(last, first[1])) then return {0, newest} end
 local max = tonumber(ARGV[3])
 local entries = redis.call('XRANGE', KEYS[3], '(' .. last, '+', 'COUNT', max + 1)
 if #entries == 0 then return {1, newest} end
@@ -180,7 +186,7 @@ class RedisEventLog:
     def _run_publish(self, groups, header="", prefix="", users="", gap=False):
         return self._publish(
             keys=[self._seq, self._epoch, *(self.group_key(group) for group in groups)],
-            args=[self.window_ms, self.backlog, self.channel, header, prefix, users, "1" if gap else "0"]).decode()
+            args=[self.window_ms, self.backlog + 1, self.channel, header, prefix, users, "1" if gap else "0"]).decode()
 
     def _mark_gaps(self):
         """Write the gap markers of events this process failed to publish, so that no

@@ -6,8 +6,10 @@ order. An event goes to every local subscriber in any of its groups, once, unles
 subscriber's filter hides it (the users it blocked, who blocked it or it muted, against
 the users the event names) or the group is being resumed for it: then the event waits
 in that group's buffer until the replay has been sent (``finish_resume``), which drops
-what the replay already held. Raw connections get the frame as serialized once per
-event; Socket.IO sessions get one ``emit`` to the groups that skips the others.
+what the replay already held (also what this process's listener, behind Redis, delivers
+after the replay up to the replay's snapshot). Raw connections get the frame as
+serialized once per event; Socket.IO sessions get one ``emit`` to the groups that skips
+the others.
 
 Control messages travel the same ordered path: a filter change applies before the next
 event, on every process; a suspension closes the user's subscribers everywhere.
@@ -29,7 +31,7 @@ RESTART = 1012  # "service restart": the client should reconnect (and resume)
 class Subscriber:
     """What the hub knows of one connection; transports subclass it."""
 
-    __slots__ = ("__weakref__", "buffers", "checked_posts", "closed", "groups", "hidden", "user_id")
+    __slots__ = ("__weakref__", "buffers", "checked_posts", "closed", "floors", "groups", "hidden", "user_id")
     kind = None
 
     def __init__(self, user_id, hidden=frozenset()):
@@ -37,6 +39,7 @@ class Subscriber:
         self.hidden = hidden  # user ids whose content this subscriber does not see
         self.groups = set()
         self.buffers = None  # group -> [Event] while that group is being resumed
+        self.floors = None  # group -> (ms, seq): a finished replay covered it up to there
         self.checked_posts = set()  # post ids this connection joined before (no second query)
         self.closed = False
 
@@ -115,6 +118,8 @@ class Hub:
         sub.groups.discard(group)
         if sub.buffers:
             sub.buffers.pop(group, None)
+        if sub.floors:
+            sub.floors.pop(group, None)
 
     def join(self, sub, group, resume=False):
         """Add ``sub`` to ``group``; with ``resume`` its live events wait in a buffer until
@@ -153,7 +158,9 @@ class Hub:
 
     def finish_resume(self, sub, group, newest):
         """Send what arrived live while ``group`` was resumed and came after the replay's
-        snapshot (``newest``), then deliver live."""
+        snapshot (``newest``), then deliver live. If this process's listener has not yet
+        delivered everything up to the snapshot (it reads the channel behind Redis), what
+        of ``group`` it still delivers up to there was in the replay: it is skipped."""
         horizon = parse_id(newest) if newest else None
         with self._lock:
             waiting = (sub.buffers or {}).pop(group, [])
@@ -162,6 +169,11 @@ class Hub:
             for event in waiting:
                 if horizon is None or parse_id(event.id) > horizon:
                     sub.send_frame(event.frame)
+            if horizon is not None and group in sub.groups and (
+                    self.last_id is None or parse_id(self.last_id) < horizon):
+                if sub.floors is None:
+                    sub.floors = {}
+                sub.floors[group] = horizon
 
     # Delivery -----------------------------------------------------------------
 
@@ -188,7 +200,7 @@ class Hub:
             wire = None
             skipped, raw, sio = [], 0, 0
             for sub in targets:
-                if sub.hides(event) or self._held(sub, event):
+                if sub.hides(event) or self._held(sub, event) or self._replayed(sub, event, position):
                     if sub.kind == "sio":
                         skipped.append(sub.sid)
                     continue
@@ -217,6 +229,25 @@ class Hub:
         for group in through:
             sub.buffers[group].append(event)
         return True
+
+    @staticmethod
+    def _replayed(sub, event, position):
+        """Whether every group ``event`` reaches ``sub`` through was already replayed past
+        it (see ``finish_resume``); a floor the listener has passed is dropped."""
+        if not sub.floors:
+            return False
+        covered = True
+        for group in event.groups:
+            if group not in sub.groups:
+                continue
+            floor = sub.floors.get(group)
+            if floor is None or position > floor:
+                covered = False
+                if floor is not None:
+                    del sub.floors[group]
+        if not sub.floors:
+            sub.floors = None
+        return covered
 
     def _control(self, message):
         op = message.get("op")
