@@ -12,6 +12,7 @@ from app import metrics, models, openapi, ratelimit, realtime, sockets, tasks  #
 from app.blueprints import (auth, comments, devices, health, media, moderation, notifications,
                             openapi as openapi_blueprint, posts, reactions, reports, users as users_blueprint, web)
 from app.blueprints import asyncapi as asyncapi_blueprint
+from app.blueprints import refuse_nul_in_url
 from app.blueprints import metrics as metrics_blueprint
 from app.cli import moderation as moderation_cli
 from app.cli import users
@@ -50,6 +51,7 @@ def create_app(config=None):
     register_error_handlers(app)
     ratelimit.init_app(app)
     metrics.init_app(app)
+    app.before_request(refuse_nul_in_url)
     for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
     app.cli.add_command(users)
