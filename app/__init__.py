@@ -19,7 +19,7 @@ from app.cli import users
 from app.config import BASE_DIR, cache_config, load_config
 from app.errors import register_error_handlers
 from app.extensions import cache, celery_init_app, db, jwt, migrate
-from app.security import init_headers, register_jwt_callbacks
+from app.security import init_headers, nosniff_everywhere, register_jwt_callbacks
 from app.services import relationships
 
 BLUEPRINTS = (auth, posts, comments, reactions, media, health, notifications, devices, openapi_blueprint,
@@ -59,6 +59,7 @@ def create_app(config=None):
 
     realtime.init_app(app)
     sockets.init_app(app, hidden_for=relationships.hidden_for_connection)
+    app.wsgi_app = nosniff_everywhere(app.wsgi_app)  # outermost: Socket.IO's answers too
     openapi.declarations(app)  # every route is declared, or the app does not start
     return app
 
