@@ -20,6 +20,29 @@ PARSE_ERRORS = {
 }
 
 
+LINGER_SECONDS, LINGER_BYTES = 2, 1024 * 1024
+
+
+def _linger(client):
+    """Read what the client is still sending (the rest of a request line too long to
+    parse) before the socket closes: closing with unread input resets the connection, and
+    the client would lose the answer it was just sent."""
+    import socket
+    import time
+
+    client.shutdown(socket.SHUT_WR)
+    client.settimeout(0.5)
+    deadline, drained = time.monotonic() + LINGER_SECONDS, 0
+    while time.monotonic() < deadline and drained < LINGER_BYTES:
+        try:
+            chunk = client.recv(65536)
+        except TimeoutError:
+            continue
+        if not chunk:
+            return
+        drained += len(chunk)
+
+
 def json_parse_errors(worker):
     """Answer what gunicorn itself refuses (the HTTP parser's errors, or an app that
     raised past Flask) with JSON ``{"detail": ...}``, never its HTML pages."""
@@ -35,9 +58,11 @@ def json_parse_errors(worker):
             status, reason, detail = 500, "Internal Server Error", "Internal server error."
         body = json.dumps({"detail": detail}).encode()
         head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n"
                 f"Content-Length: {len(body)}\r\n\r\n").encode()
         try:
             client.sendall(head + body)
+            _linger(client)
         except OSError:
             pass
 

@@ -12,6 +12,7 @@ from app import metrics, models, openapi, ratelimit, realtime, sockets, tasks  #
 from app.blueprints import (auth, comments, devices, health, media, moderation, notifications,
                             openapi as openapi_blueprint, posts, reactions, reports, users as users_blueprint, web)
 from app.blueprints import asyncapi as asyncapi_blueprint
+from app.blueprints import refuse_nul_in_url
 from app.blueprints import metrics as metrics_blueprint
 from app.cli import moderation as moderation_cli
 from app.cli import users
@@ -19,7 +20,7 @@ from app.config import BASE_DIR, cache_config, load_config
 from app.errors import register_error_handlers
 from app.extensions import cache, celery_init_app, db, jwt, migrate
 from app.jsonprovider import OrjsonProvider
-from app.security import init_headers, register_jwt_callbacks
+from app.security import init_headers, nosniff_everywhere, register_jwt_callbacks
 from app.services import relationships
 
 BLUEPRINTS = (auth, posts, comments, reactions, media, health, notifications, devices, openapi_blueprint,
@@ -50,6 +51,7 @@ def create_app(config=None):
     register_error_handlers(app)
     ratelimit.init_app(app)
     metrics.init_app(app)
+    app.before_request(refuse_nul_in_url)
     for module in BLUEPRINTS:
         app.register_blueprint(module.bp)
     app.cli.add_command(users)
@@ -57,6 +59,7 @@ def create_app(config=None):
 
     realtime.init_app(app)
     sockets.init_app(app, hidden_for=relationships.hidden_for_connection)
+    app.wsgi_app = nosniff_everywhere(app.wsgi_app)  # outermost: Socket.IO's answers too
     openapi.declarations(app)  # every route is declared, or the app does not start
     return app
 

@@ -106,7 +106,9 @@ def _body(declaration, method):
     content = {"application/json": {"schema": schema}}
     if declaration.form:
         content["multipart/form-data"] = {"schema": schema}
-    return {"required": method in ("POST", "PUT"), "content": content}
+    # Required only when it has required fields: a body of optional fields may be left out.
+    required = method in ("POST", "PUT") and any(field.required for field in schema.fields.values())
+    return {"required": required, "content": content}
 
 
 def _success(declaration):

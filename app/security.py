@@ -78,6 +78,7 @@ def socket_identity(token):
 
 
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+HSTS = "max-age=31536000; includeSubDomains"
 
 
 def init_headers(app):
@@ -85,13 +86,33 @@ def init_headers(app):
     referrer, HSTS when served over https; a locked-down CSP on whatever did not set its
     own (JSON has nothing to load); ``Cache-Control: no-store`` on ``/auth/*``, whose
     answers carry tokens and the caller's email."""
+    # HSTS is set here, not by Talisman: it trusts any client's X-Forwarded-Proto, and only
+    # the proxies TRUSTED_PROXIES names may say a request came over https.
     Talisman(app, force_https=False, content_security_policy=None, frame_options="DENY",
              referrer_policy="no-referrer", session_cookie_secure=False, x_xss_protection=False,
-             strict_transport_security=True, strict_transport_security_max_age=31536000)
+             strict_transport_security=False)
 
     @app.after_request
     def locked_down(response):
         response.headers.setdefault("Content-Security-Policy", API_CSP)
+        if request.is_secure:
+            response.headers["Strict-Transport-Security"] = HSTS
         if request.path.startswith("/auth/"):
             response.headers["Cache-Control"] = "no-store"
         return response
+
+
+def nosniff_everywhere(wsgi_app):
+    """``X-Content-Type-Options: nosniff`` on every answer, those that never reach Flask
+    included (Socket.IO's Engine.IO handshakes and polls are answered by the middleware
+    Flask-SocketIO puts in front of the app)."""
+
+    def app(environ, start_response):
+        def start(status, headers, exc_info=None):
+            if not any(name.lower() == "x-content-type-options" for name, _ in headers):
+                headers = [*headers, ("X-Content-Type-Options", "nosniff")]
+            return start_response(status, headers, exc_info)
+
+        return wsgi_app(environ, start)
+
+    return app

@@ -78,3 +78,39 @@ def test_a_process_without_app_env_refuses_the_default_secret(tmp_path):
 
 def test_a_process_says_development_explicitly_to_run_on_defaults(tmp_path):
     assert _start({"APP_ENV": "development"}, tmp_path).returncode == 0
+
+
+# Every Procfile process, as it starts: importing its module (web: wsgi; worker, pushworker and
+# beat: celery_worker) or running the release command. Run side by side: each takes a second.
+STRONG_ENV = {"SECRET_KEY": "s" * 32, "JWT_SECRET_KEY": "j" * 32}
+PROCESS_CASES = {  # what the tests above leave out
+    "worker without APP_ENV, default secret": ({}, "celery_worker", "SECRET_KEY must be set"),
+    "release without APP_ENV": ({}, "flask db upgrade", "SECRET_KEY must be set"),
+    "web, unknown APP_ENV": ({"APP_ENV": "prod", **STRONG_ENV}, "wsgi", "unknown APP_ENV"),
+    "worker, neither base URL nor trusted hosts": ({"APP_ENV": "production", **STRONG_ENV}, "celery_worker",
+                                                   "PUBLIC_BASE_URL or TRUSTED_HOSTS"),
+    "web, production done right": ({"APP_ENV": "production", **STRONG_ENV, "TRUSTED_HOSTS": "api.example.com"},
+                                   "wsgi", None),
+}
+
+
+def test_every_procfile_process_fails_closed(tmp_path):
+    base = {k: v for k, v in os.environ.items()
+            if k not in ("SECRET_KEY", "JWT_SECRET_KEY", "REDIS_URL", "APP_ENV", "PUBLIC_BASE_URL", "TRUSTED_HOSTS")}
+    running = {}
+    for name, (env, target, _) in PROCESS_CASES.items():
+        database = tmp_path / f"{len(running)}.sqlite3"
+        args = ([os.path.join(os.path.dirname(sys.executable), "flask"), "db", "upgrade"] if target.startswith("flask")
+                else [sys.executable, "-c", f"import {target}"])
+        running[name] = subprocess.Popen(args, cwd=ROOT, env={**base, "DATABASE_URL": f"sqlite:///{database}", **env},
+                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    outcomes = {}
+    for name, process in running.items():
+        _, stderr = process.communicate(timeout=120)
+        outcomes[name] = (process.returncode, stderr)
+    for name, (_, _, refusal) in PROCESS_CASES.items():
+        code, stderr = outcomes[name]
+        if refusal is None:
+            assert code == 0, (name, stderr[-2000:])
+        else:
+            assert code != 0 and refusal in stderr, (name, stderr[-2000:])

@@ -119,21 +119,46 @@ class _SafeAdapter(HTTPAdapter):
         self.poolmanager.pool_classes_by_scheme = _pools(self.allow_private)
 
 
+def _unsafe_cause(exc, depth=0):
+    """The UnsafeAddress inside ``exc`` (its arguments, cause or context), if any."""
+    if isinstance(exc, UnsafeAddress):
+        return exc
+    if not isinstance(exc, BaseException) or depth > 5:
+        return None
+    for inner in (*exc.args, exc.__cause__, exc.__context__):
+        found = _unsafe_cause(inner, depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
 class SafeSession(requests.Session):
     """A requests session for user-chosen URLs (see the module docstring)."""
 
     def __init__(self, allow_private=False):
         super().__init__()
         self.trust_env = False  # no HTTP(S)_PROXY, no .netrc
-        self.max_redirects = 0
         adapter = _SafeAdapter(allow_private)
         self.mount("http://", adapter)
         self.mount("https://", adapter)
 
+    def get_redirect_target(self, response):
+        """None: a 3xx is an answer like any other, never a request to make (and its
+        ``Location`` is not even parsed)."""
+        return None
+
     def send(self, request, **kwargs):
         kwargs["allow_redirects"] = False
         kwargs["stream"] = True
-        response = super().send(request, **kwargs)
+        try:
+            response = super().send(request, **kwargs)
+        except requests.ConnectionError as exc:
+            # urllib3 wraps what the connection raised ("Connection aborted."): say plainly
+            # that the address was refused, so the caller does not take it for a network blip.
+            unsafe = _unsafe_cause(exc)
+            if unsafe is not None:
+                raise unsafe from exc
+            raise
         try:
             response._content = response.raw.read(MAX_RESPONSE_BYTES, decode_content=True) or b""
         finally:

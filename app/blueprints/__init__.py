@@ -13,7 +13,7 @@ from flask_jwt_extended import jwt_required
 from marshmallow import Schema, ValidationError
 
 from app import realtime
-from app.errors import APIError
+from app.errors import APIError, NotFound
 
 JSON_TYPES = ("application/json",)
 
@@ -76,13 +76,31 @@ NUL_REFUSED = "Null characters are not allowed."
 
 
 def _contains_nul(value):
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
-    if isinstance(value, list):
-        return any(_contains_nul(item) for item in value)
+    """Whether a NUL is in ``value`` or anything nested in it (keys included), however deep:
+    iterative, so JSON nested as deep as the parser allows cannot overflow the stack."""
+    pending = [value]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str):
+            if "\x00" in value:
+                return True
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
     return False
+
+
+def refuse_nul_in_url():
+    """The same decision for the URL (a ``before_request`` of the app): a NUL in a path
+    parameter names nothing (404); in a query parameter it is a 400 on that parameter."""
+    if any(isinstance(value, str) and "\x00" in value for value in (request.view_args or {}).values()):
+        raise NotFound()
+    refused = {key: [NUL_REFUSED] for key, value in request.args.items(multi=True)
+               if "\x00" in key or "\x00" in value}
+    if refused:
+        raise APIError(refused)
 
 
 def load_body(schema, partial=False):

@@ -63,10 +63,10 @@ def me():
 
 
 @bp.route("/me", methods=["PATCH", "PUT"])
+@jwt_required()  # before the body is read: no token, no validation answer (and no upload received)
 @endpoint("Update the caller's profile", body=ProfileUpdateSchema, form=True, response=MeSchema,
           description="`profile_photo` is an image file (multipart), cleaned of its metadata before it is "
                       "stored; `profile_photo: null` clears it.")
-@jwt_required()
 def update_me(data):
     photo = data.get("profile_photo")
     return users.update_profile(current_user, display_name=data.get("display_name"), photo_upload=photo,

@@ -13,7 +13,7 @@ from app.schemas.devices import DeviceCreateSchema, DeviceSchema, WebPushKeySche
 from app.services import devices, push
 
 bp = login_required(Blueprint("devices", __name__, url_prefix="/devices"))
-TOKEN_QUERY = ({"in": "query", "name": "token", "required": True, "schema": {"type": "string"},
+TOKEN_QUERY = ({"in": "query", "name": "token", "required": True, "schema": {"type": "string", "minLength": 1},
                 "description": "The token, subscription JSON or endpoint URL."},)
 
 

@@ -30,9 +30,9 @@ def register(base_url, email, password="correct-horse", display_name=None):
 class _Collecting:
     """What both real-time clients share: ``self.received`` is the queue of what arrived."""
 
-    def request(self, message_type, data=None, reply=None):
+    def request(self, message_type, data=None, reply=None, timeout=5):
         self.send(message_type, data)
-        return self.expect(reply or message_type)
+        return self.expect(reply or message_type, timeout=timeout)
 
     def assert_silent(self, within=QUIET):
         time.sleep(within)

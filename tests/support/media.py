@@ -84,3 +84,27 @@ def tagged_clip(fmt, video=None, audio=None, seconds=1.0):
         out.mux(stream.encode(None))
     out.close()
     return buffer.getvalue()
+
+
+def decoded(data):
+    """What a player gets from ``data``: ``(checksums of every video frame, audio samples)``."""
+    import hashlib
+
+    with av.open(io.BytesIO(data)) as container:
+        streams = list(container.streams.video[:1]) + list(container.streams.audio[:1])
+        checksums, samples = [], 0
+        for frame in container.decode(*streams):
+            if isinstance(frame, av.VideoFrame):
+                checksums.append(hashlib.md5(b"".join(bytes(plane) for plane in frame.planes)).hexdigest())
+            else:
+                samples += frame.samples
+        return checksums, samples
+
+
+def tags(data):
+    """Every container and stream tag of ``data``."""
+    with av.open(io.BytesIO(data)) as container:
+        found = dict(container.metadata)
+        for stream in container.streams:
+            found.update({f"{stream.type}:{key}": value for key, value in stream.metadata.items()})
+        return found

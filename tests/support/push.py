@@ -23,14 +23,20 @@ def b64url_decode(text):
 class PushEndpoint:
     """A loopback HTTP server standing in for a push service (or FCM and its token URL).
 
-    Records every request; answers each path with ``statuses[path]`` (default 201)
-    and ``bodies[path]`` (JSON, default empty).
+    Records every request; answers each path with ``statuses[path]`` (default 201),
+    ``headers[path]`` (e.g. a ``Location``) and ``bodies[path]`` (JSON, default empty), or
+    with ``huge[path]`` bytes of body, written until the client stops reading (how many were
+    taken: ``bytes_taken[path]``). A request to a path of ``hold`` waits for that Event
+    before it is answered (``holding`` counts those waiting). ``connections`` counts every
+    TCP connection accepted, whether or not a request came on it.
     """
 
     def __init__(self):
         self.requests = []
-        self.statuses = {}
-        self.bodies = {}
+        self.statuses, self.headers, self.bodies, self.huge, self.hold = {}, {}, {}, {}, {}
+        self.bytes_taken = {}
+        self.holding = 0
+        self.connections = 0
         self.arrived = threading.Condition()
         endpoint = self
 
@@ -39,21 +45,53 @@ class PushEndpoint:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
                 path = self.path.split("?", 1)[0]
+                with endpoint.arrived:
+                    endpoint.requests.append({"path": path, "headers": dict(self.headers), "body": body})
+                    endpoint.arrived.notify_all()
+                if path in endpoint.hold:
+                    with endpoint.arrived:
+                        endpoint.holding += 1
+                    endpoint.hold[path].wait(120)
+                    with endpoint.arrived:
+                        endpoint.holding -= 1
                 status = endpoint.statuses.get(path, 201)
-                reply = json.dumps(endpoint.bodies.get(path, {})).encode()
                 self.send_response(status)
+                for name, value in endpoint.headers.get(path, {}).items():
+                    self.send_header(name, value)
+                if path in endpoint.huge:
+                    self._send_huge(path, endpoint.huge[path])
+                    return
+                reply = json.dumps(endpoint.bodies.get(path, {})).encode()
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(reply)))
                 self.end_headers()
                 self.wfile.write(reply)
-                with endpoint.arrived:
-                    endpoint.requests.append({"path": path, "headers": dict(self.headers), "body": body})
-                    endpoint.arrived.notify_all()
+
+            def _send_huge(self, path, size):
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(size))
+                self.end_headers()
+                chunk, sent = b" " * 65536, 0
+                try:
+                    while sent < size:
+                        self.wfile.write(chunk)
+                        sent += len(chunk)
+                        endpoint.bytes_taken[path] = sent
+                except OSError:  # the client closed: it read no more
+                    pass
 
             def log_message(self, *args):
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Server(ThreadingHTTPServer):
+            daemon_threads = True
+
+            def verify_request(self, request, client_address):
+                with endpoint.arrived:
+                    endpoint.connections += 1
+                return True
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05},
                                        daemon=True)
@@ -73,6 +111,8 @@ class PushEndpoint:
         return self.to(path)
 
     def close(self):
+        for event in self.hold.values():
+            event.set()
         self.server.shutdown()
         self.server.server_close()
 
