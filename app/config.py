@@ -188,6 +188,11 @@ def _celery_settings(redis_url):
             "task_ignore_result": True,
             "task_acks_late": True,
             "task_reject_on_worker_lost": True,
+            # A task whose worker died (SIGKILL, a lost machine) is handed to another worker
+            # once it has been unacknowledged this long: longer than any task may run
+            # (their time limits), so a live worker's task is never run twice.
+            "broker_transport_options": {"visibility_timeout": _int("BROKER_VISIBILITY_TIMEOUT", 900),
+                                         "unacked_restore_interval": 10},
             "worker_prefetch_multiplier": 1,
             "broker_connection_retry_on_startup": True,
             "imports": ("app.tasks",),

@@ -2,17 +2,23 @@
 redis-server stopped and started again, a TCP proxy to PostgreSQL cut and restored (the
 machine's shared PostgreSQL and Redis are never touched), a client that stops reading.
 Recovery times are printed (run with -s to see them)."""
+import io
+import json
+import os
+import signal
 import socket
 import time
 from types import SimpleNamespace
 
 import pytest
 import requests
+from PIL import Image
 
 from tests.support.clients import QUIET, bearer, register
 from tests.support.databases import create_database, drop_database
 from tests.support.faults import RedisServer, TcpProxy
-from tests.support.processes import WebServer, base_env
+from tests.support.processes import CeleryWorker, WebServer, base_env
+from tests.support.push import Browser, vapid_keys
 from tests.support.services import PG_ADMIN_URL
 from tests.support.stack import Stack
 from tests.support.wire import masked_text, read_upgrade
@@ -169,3 +175,47 @@ def test_a_client_that_stops_reading_is_dropped_and_others_keep_their_latency(tm
     finally:
         deployed.stop()
 
+
+
+def noisy_jpeg(width=5200, height=3900):
+    """A photo that takes the media task a few seconds to clean (noise does not compress)."""
+    image = Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=85)
+    return out.getvalue()
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_a_worker_killed_mid_task_is_replaced_and_no_push_is_lost_or_sent_twice(stack, push_service, tmp_path):
+    """One worker for both queues is SIGKILLed while it cleans a photo, with pushes queued
+    behind it; a second worker then runs the media task again (the broker hands an
+    unacknowledged task on after BROKER_VISIBILITY_TIMEOUT) and every push goes out once."""
+    private_key, _ = vapid_keys()
+    deployed = stack(workers=1, database="postgres", redis=True, BROKER_VISIBILITY_TIMEOUT=4,
+                     MAX_MEDIA_BYTES=40_000_000, VAPID_PRIVATE_KEY=private_key,
+                     VAPID_CLAIMS_EMAIL="ops@example.com", PUSH_ALLOW_PRIVATE_ENDPOINTS="1")
+    _, alice = deployed.user("alice")
+    _, bob = deployed.user("bob")
+    browser = Browser(f"{push_service.url}/push/alice")
+    deployed.api("POST", "/devices/", alice, json={"platform": "webpush", "token": json.dumps(browser.subscription)})
+    posts = deployed.new_post(alice)
+    photo = deployed.api("POST", "/ventroom/posts/", bob, data={"title": "slow", "media_type": "image"},
+                         files={"media": ("p.jpg", noisy_jpeg(), "image/jpeg")}).json()
+    wait_until(lambda: "app.tasks.media.process_media" in deployed.worker.output(), 30, interval=0.01)
+    for n in range(3):  # pushes queued behind the media task
+        deployed.api("POST", f"/ventroom/posts/{posts['id']}/comments/", bob, json={"text": f"hi {n}"})
+    os.killpg(deployed.worker.proc.pid, signal.SIGKILL)
+    killed_at = time.monotonic()
+    assert deployed.api("GET", f"/ventroom/posts/{photo['id']}/", bob).json()["media_status"] == "processing"
+
+    deployed.workers.append(CeleryWorker(deployed.env, tmp_path / "second-worker.log"))
+    wait_until(lambda: deployed.api("GET", f"/ventroom/posts/{photo['id']}/", bob).json()[
+        "media_status"] == "ready", 60, interval=0.2)
+    print(f"\nmedia ready {time.monotonic() - killed_at:.1f} s after the kill")
+    push_service.wait_for("/push/alice", 3, timeout=60)
+    time.sleep(2)  # nothing more arrives
+    pushes = [browser.decrypt(request["body"])["id"] for request in push_service.to("/push/alice")]
+    assert len(pushes) == len(set(pushes)) == 3, pushes
+    states = [n["push_state"] for n in deployed.api("GET", "/notifications/", alice).json()["results"]]
+    assert states == ["sent"] * 3

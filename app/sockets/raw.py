@@ -400,9 +400,9 @@ def _open(transport, fd, upgrade, identity):
         transport.refuse(fd, upgrade, TOO_MANY, "Too many connections")
         return
     conn = transport.accept(fd, user_id, expires_at, ticket)
+    conn.write(upgrade)  # before anything can yield: no ping or close frame may come first
     try:
         transport.hub.load_filter(conn, transport.hidden_for)  # registered first: no change is lost
-        conn.write(upgrade)
         last_event_id = request.args.get("last_event_id")
         conn.join(realtime.user_group(user_id), resume=last_event_id is not None)
         if last_event_id is not None:

@@ -12,6 +12,10 @@ from app.services import push
 # Seconds for one notification to all of a recipient's devices (each send has its own
 # PUSH_TIMEOUT_SECONDS); past it the task is killed and the sweep tries again later.
 TIME_LIMIT = 120
+# Retries sooner than this wait in the broker as a countdown; later ones are left to the
+# sweep (the row's push_next_at): a message held unacknowledged past the broker's
+# visibility timeout would be handed to a second worker.
+BROKER_RETRY_MAX_SECONDS = 300
 
 
 @shared_task(bind=True, acks_late=True, max_retries=None, ignore_result=True,
@@ -19,10 +23,10 @@ TIME_LIMIT = 120
 def send_push(self, notification_id, attempt=0):
     """Push one notification. Idempotent: one that is sent (or being sent) is skipped."""
     outcome = push.deliver(notification_id, attempt)
-    if outcome.state == push.RETRY and not self.request.is_eager:
+    if outcome.state == push.RETRY and not self.request.is_eager and outcome.retry_in <= BROKER_RETRY_MAX_SECONDS:
         # The attempt counter is the claim token: the retry carries the value it expects.
         raise self.retry(args=(notification_id, attempt + 1), countdown=outcome.retry_in)
-    # Run eagerly (no broker), a retry would run at once: the sweep sends it later instead.
+    # Run eagerly (no broker), or later than the broker should hold it: the sweep sends it.
     return outcome.state
 
 
