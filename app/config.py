@@ -191,8 +191,9 @@ def _celery_settings(redis_url):
             # A task whose worker died (SIGKILL, a lost machine) is handed to another worker
             # once it has been unacknowledged this long: longer than any task may run
             # (their time limits), so a live worker's task is never run twice.
+            # Every live worker looks for such tasks every 10 seconds.
             "broker_transport_options": {"visibility_timeout": _int("BROKER_VISIBILITY_TIMEOUT", 900),
-                                         "unacked_restore_interval": 10},
+                                         "unacked_restore_interval": 10, "unacked_restore_throttle": 1},
             "worker_prefetch_multiplier": 1,
             "broker_connection_retry_on_startup": True,
             "imports": ("app.tasks",),
