@@ -102,9 +102,9 @@ def create_comment(author, post_id, *, text="", parent_id=None, media_file=None,
     post = posts.readable_post(post_id, author, blocks=False)  # a block is a 403, below
     thread = _check_parent(post, parent_id, author) if parent_id is not None else Thread(post, [])
     parent = thread.chain[0] if thread.chain else None
+    quiet = relationships.standing(author_id, [post.user_id, parent.user_id if parent else None])
     relationships.ensure_can_interact(author_id, [(post.user_id, post.anonymous)]
-                                      + ([(parent.user_id, parent.anonymous)] if parent else []))
-    quiet = relationships.not_hearing_from(author_id, [post.user_id, parent.user_id if parent else None])
+                                      + ([(parent.user_id, parent.anonymous)] if parent else []), quiet)
     stored = None
     if media_file is not None:
         stored = media.store_upload(media_file, media_type)

@@ -104,7 +104,7 @@ def record_comment(comment, post, parent=None, quiet=None):
     return [notification_id for notification_id in created if notification_id is not None]
 
 
-def record_reaction(actor_id, content_type, target, owner_id, quiet=None):
+def record_reaction(actor, content_type, target, owner_id, quiet=None):
     """The owner's "New Reaction" notification; call inside the transaction, before commit.
 
     ``target`` is the Post or Comment reacted to. One notification per reactor per
@@ -112,12 +112,13 @@ def record_reaction(actor_id, content_type, target, owner_id, quiet=None):
     Nothing when the owner must not hear from the reactor (``quiet``, computed when None).
     Returns the ids of the rows stored (zero or one).
     """
+    actor_id = actor.id
     if quiet is None:
         quiet = relationships.not_hearing_from(actor_id, [owner_id])
     if owner_id in quiet:
         return []
     is_post = content_type == VENTPOST
-    name = _actor_name(actor_id)
+    name = actor.display_name
     notification_id = _add(
         recipient_id=owner_id, actor_id=actor_id, kind=REACTION,
         message=f"{name} reacted to your {'post' if is_post else 'comment'}.",

@@ -163,8 +163,8 @@ def add_reaction(actor, *, content_type, object_id, reaction_type):
         db.session.rollback()
         raise field_error("object_id", OBJECT_MISSING)
     owner_id, post_id = _owner_and_post(content_type, target)
-    relationships.ensure_can_interact(actor_id, [(owner_id, target.anonymous)])
-    quiet = relationships.not_hearing_from(actor_id, [owner_id])
+    quiet = relationships.standing(actor_id, [owner_id])
+    relationships.ensure_can_interact(actor_id, [(owner_id, target.anonymous)], quiet)
     now = utcnow()
     insert = insert_on_conflict()
     statement = insert(Reaction).values(user_id=actor_id, content_type=content_type, object_id=object_id,
@@ -177,7 +177,9 @@ def add_reaction(actor, *, content_type, object_id, reaction_type):
     ).returning(Reaction.id)
     changed = db.session.execute(statement).scalar() is not None
     announce = changed and not thread.hidden
-    notified = notifications.record_reaction(actor_id, content_type, target, owner_id, quiet) if announce else []
+    notified = (notifications.record_reaction(actor, content_type, target, owner_id, quiet) if announce
+                else [])
+    hide_with = thread.named_authors()  # read before the commit expires what it reads
     db.session.commit()
 
     # Committed: refresh caches and tell clients. The summary is read now, so that of two
@@ -188,7 +190,7 @@ def add_reaction(actor, *, content_type, object_id, reaction_type):
         feed.invalidate()  # a post's summary shows in the feed; a comment's does not
     if announce:
         realtime.reaction_updated(_event_schema.dump(state), post_id, actor_id, owner_id, added=True,
-                                  hide_with=thread.named_authors(), notify_owner=owner_id not in quiet)
+                                  hide_with=hide_with, notify_owner=owner_id not in quiet)
     notifications.enqueue_pushes(notified)
     return state
 

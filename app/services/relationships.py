@@ -71,23 +71,41 @@ def blocked_among(user_id, others):
         select(R.user_id).where(R.target_id == user_id, R.kind == BLOCK, R.user_id.in_(others)))))
 
 
-def ensure_can_interact(actor_id, owners):
+def ensure_can_interact(actor_id, owners, quiet=None):
     """403 when ``actor_id`` and the author of any of ``owners`` (``(user_id, anonymous)``
-    pairs: the content acted on) block each other. Anonymous content is never refused."""
-    if blocked_among(actor_id, [owner for owner, anonymous in owners if not anonymous]):
+    pairs: the content acted on) block each other. Anonymous content is never refused.
+    ``quiet``: a ``standing`` already read for these owners."""
+    standing_of = quiet if quiet is not None else standing(actor_id, [owner for owner, _ in owners])
+    if any(owner in standing_of.blocked for owner, anonymous in owners if not anonymous):
         raise PermissionDenied({"detail": CANNOT_INTERACT})
+
+
+class Standing(set):
+    """The users of a ``standing`` who must not hear from the actor (a block either way,
+    or they muted the actor); ``blocked``: those with a block either way."""
+
+    def __init__(self, quiet=(), blocked=()):
+        super().__init__(quiet)
+        self.blocked = set(blocked)
+
+
+def standing(actor_id, others):
+    """How ``actor_id`` stands with each of ``others``, in one query: a ``Standing``."""
+    others = {other for other in others if other and other != actor_id}
+    if not others or actor_id is None:
+        return Standing()
+    rows = db.session.execute(select(R.user_id, R.target_id, R.kind).where(or_(
+        and_(R.user_id == actor_id, R.target_id.in_(others)),
+        and_(R.target_id == actor_id, R.user_id.in_(others))))).all()
+    blocked = {row.target_id if row.user_id == actor_id else row.user_id for row in rows if row.kind == BLOCK}
+    muted_actor = {row.user_id for row in rows if row.target_id == actor_id and row.kind == MUTE}
+    return Standing(blocked | muted_actor, blocked)
 
 
 def not_hearing_from(actor_id, recipient_ids):
     """Of ``recipient_ids``, those who must not hear from ``actor_id`` (a block either way,
     or they muted the actor): their notifications and personal events are dropped."""
-    recipients = {recipient for recipient in recipient_ids if recipient and recipient != actor_id}
-    if not recipients or actor_id is None:
-        return set()
-    muted_or_blocked = select(R.user_id).where(R.user_id.in_(recipients), R.target_id == actor_id)
-    blocked_by_actor = select(R.target_id).where(R.user_id == actor_id, R.target_id.in_(recipients),
-                                                 R.kind == BLOCK)
-    return set(db.session.scalars(union(muted_or_blocked, blocked_by_actor)))
+    return standing(actor_id, recipient_ids)
 
 
 # Changes -------------------------------------------------------------------------
