@@ -12,25 +12,35 @@ announced. An owner who must not hear from the reactor gets no notification or e
 """
 from dataclasses import dataclass
 
-from sqlalchemy import case, delete, func, literal, select
+from sqlalchemy import bindparam, case, delete, func, literal, select, text
 from sqlalchemy.sql import ClauseElement
 
 from app import realtime
 from app.errors import field_error
 from app.extensions import db
-from app.models.base import utcnow
+from app.models.base import UTCDateTime, utcnow
 from app.models.comments import Comment
 from app.models.posts import Post
 from app.models.reactions import REACTION_TYPES, VENTPOST, Reaction
 from app.schemas.reactions import ReactionEventSchema
 from app.services import feed, notifications, relationships, threads
 from app.services.ids import in_range
-from app.services.sql import insert_on_conflict
 
 _TIE_ORDER = {kind: index for index, kind in enumerate(REACTION_TYPES)}
 OBJECT_MISSING = "Object does not exist."
 
 _event_schema = ReactionEventSchema()
+
+# One row per user and object; a new type updates it in place, the same type again changes
+# nothing (and returns no row). The same text on PostgreSQL and SQLite, compiled once (the
+# dialects' upsert constructs are compiled on every call).
+_UPSERT = text("""
+    INSERT INTO reactions (user_id, content_type, object_id, reaction_type, created_at, updated_at)
+    VALUES (:user_id, :content_type, :object_id, :reaction_type, :now, :now)
+    ON CONFLICT (user_id, content_type, object_id) DO UPDATE
+    SET reaction_type = excluded.reaction_type, updated_at = excluded.updated_at
+    WHERE reactions.reaction_type != excluded.reaction_type
+    RETURNING id""").bindparams(bindparam("now", type_=UTCDateTime()))
 
 
 @dataclass
@@ -166,16 +176,9 @@ def add_reaction(actor, *, content_type, object_id, reaction_type):
     quiet = relationships.standing(actor_id, [owner_id])
     relationships.ensure_can_interact(actor_id, [(owner_id, target.anonymous)], quiet)
     now = utcnow()
-    insert = insert_on_conflict()
-    statement = insert(Reaction).values(user_id=actor_id, content_type=content_type, object_id=object_id,
-                                        reaction_type=reaction_type, created_at=now, updated_at=now)
-    statement = statement.on_conflict_do_update(
-        index_elements=[Reaction.user_id, Reaction.content_type, Reaction.object_id],
-        set_={"reaction_type": statement.excluded.reaction_type, "updated_at": statement.excluded.updated_at},
-        # The same type again changes nothing (and returns no row).
-        where=Reaction.reaction_type != statement.excluded.reaction_type,
-    ).returning(Reaction.id)
-    changed = db.session.execute(statement).scalar() is not None
+    changed = db.session.execute(_UPSERT, {
+        "user_id": actor_id, "content_type": content_type, "object_id": object_id,
+        "reaction_type": reaction_type, "now": now}).scalar() is not None
     announce = changed and not thread.hidden
     notified = (notifications.record_reaction(actor, content_type, target, owner_id, quiet) if announce
                 else [])
