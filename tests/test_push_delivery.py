@@ -187,8 +187,19 @@ def test_preferences_suppress_storing_and_pushing(app, client, alice, bob, push_
     assert push_service.to("/push/quiet") == []
 
 
-def test_no_device_is_reported(app, alice, bob):
-    [notification_id] = store_comments(app, alice, bob)
+def test_no_device_is_reported_at_once_and_nothing_is_enqueued(app, alice, bob):
+    assert store_comments(app, alice, bob) == []  # nothing to push
+    with app.app_context():
+        [stored] = db.session.scalars(select(Notification)).all()
+        assert (stored.push_state, stored.push_attempts, stored.push_next_at) == ("no_device", 0, None)
+
+
+def test_a_device_gone_before_the_push_is_reported(app, client, alice, bob):
+    client.post("/devices/", headers=alice.headers, json={"platform": "fcm", "token": "fcm-token-1"})
+    [notification_id] = store_comments(app, alice, bob, push_now=False)
+    assert client.delete("/devices/?token=fcm-token-1", headers=alice.headers).status_code == 204
+    with app.app_context():
+        notifications.enqueue_pushes([notification_id])
     assert row(app, notification_id).push_state == "no_device"
 
 
@@ -292,7 +303,8 @@ def test_the_sweep_sends_a_push_whose_task_never_ran(app, client, alice, bob, pu
     assert len(push_service.to("/push/swept")) == 1
 
 
-def test_a_swept_push_is_not_enqueued_again_while_it_waits(app, alice, bob):
+def test_a_swept_push_is_not_enqueued_again_while_it_waits(app, client, alice, bob):
+    client.post("/devices/", headers=alice.headers, json={"platform": "fcm", "token": "fcm-token-1"})
     ids = store_comments(app, alice, bob, count=2, push_now=False)
     with app.app_context():
         due = row(app, ids[0]).push_next_at + timedelta(seconds=1)
@@ -302,7 +314,9 @@ def test_a_swept_push_is_not_enqueued_again_while_it_waits(app, alice, bob):
         assert [notification_id for notification_id, _ in push.due_pushes(now=again)] == ids
 
 
-def test_a_broker_outage_at_enqueue_loses_nothing(app, alice, bob, monkeypatch, caplog):
+def test_a_broker_outage_at_enqueue_loses_nothing(app, client, alice, bob, monkeypatch, caplog):
+    client.post("/devices/", headers=alice.headers, json={"platform": "fcm", "token": "fcm-token-1"})
+
     def broker_down(*args, **kwargs):
         raise ConnectionRefusedError("broker down")
 

@@ -4,7 +4,8 @@ The comment and reaction services call ``record_comment`` / ``record_reaction``
 *inside* their transaction, before commit, so the notification rows commit or roll
 back with the comment or reaction that caused them. After the commit they call
 ``enqueue_pushes(ids)``; if that enqueue is lost (broker down, process killed), the
-periodic sweep in ``app.tasks.push`` finds the rows still pending and sends them.
+periodic sweep in ``app.tasks.push`` finds the rows still pending and sends them. A
+recipient without a registered device gets the row already ``no_device``, and no task.
 
 Wording is the original document's: "{User} replied to your comment.", "{User}
 commented on your post.", and "New Reaction" / "{User} reacted to your {post/comment}.".
@@ -28,7 +29,8 @@ from app.errors import NotFound
 from app.extensions import db
 from app.models.base import UTCDateTime, utcnow
 from app.models.comments import Comment
-from app.models.notifications import COMMENT, PUSH_PENDING, REACTION, REPLY, Notification, NotificationPreference
+from app.models.notifications import (COMMENT, PUSH_NO_DEVICE, PUSH_PENDING, REACTION, REPLY, Notification,
+                                      NotificationPreference)
 from app.models.posts import Post
 from app.models.reactions import VENTPOST
 from app.models.users import User
@@ -51,17 +53,21 @@ def _actor_name(actor_id):
 def _insert_statement(preference):
     """``INSERT ... SELECT ... WHERE`` the recipient has not switched ``preference`` off
     ``ON CONFLICT (dedupe_key) DO NOTHING RETURNING id``: one round trip, the same text on
-    PostgreSQL and SQLite, and (unlike the dialects' upsert constructs) compiled once."""
+    PostgreSQL and SQLite, and (unlike the dialects' upsert constructs) compiled once.
+    A recipient without a device gets the row already ``no_device``: nothing to push, no
+    task enqueued."""
     return text(f"""
         INSERT INTO notifications (recipient_id, actor_id, kind, post_id, comment_id, title, message,
                                    dedupe_key, read, push_state, push_attempts, push_next_at, created_at)
-        SELECT :recipient_id, :actor_id, :kind, :post_id, :comment_id, :title, :message,
-               :dedupe_key, false, :push_state, 0, :push_next_at, :created_at
+        SELECT :recipient_id, :actor_id, :kind, :post_id, :comment_id, :title, :message, :dedupe_key, false,
+               CASE WHEN has_device THEN :pending ELSE :no_device END, 0,
+               CASE WHEN has_device THEN :push_next_at END, :created_at
+        FROM (SELECT EXISTS (SELECT 1 FROM devices WHERE user_id = :recipient_id) AS has_device) AS recipient
         WHERE NOT EXISTS (SELECT 1 FROM notification_preferences
                           WHERE user_id = :recipient_id AND NOT {preference})
         ON CONFLICT (dedupe_key) DO NOTHING
-        RETURNING id""").bindparams(bindparam("push_next_at", type_=UTCDateTime()),
-                                    bindparam("created_at", type_=UTCDateTime()))
+        RETURNING id, push_state""").bindparams(bindparam("push_next_at", type_=UTCDateTime()),
+                                                bindparam("created_at", type_=UTCDateTime()))
 
 
 _INSERT_OF_KIND = {kind: _insert_statement(preference) for kind, preference in PREFERENCE_OF_KIND.items()}
@@ -71,18 +77,19 @@ def _add(*, recipient_id, actor_id, kind, message, dedupe_key, post_id, comment_
     """Insert one notification unless its kind is switched off or ``dedupe_key`` exists
     (an ``anonymous`` actor is not stored).
 
-    Two racing transactions cannot both store one, and neither fails. Returns the new id,
-    or None.
+    Two racing transactions cannot both store one, and neither fails. Returns the new id
+    when it is to be pushed, else None.
     """
     if recipient_id == actor_id:
         return None
     now = utcnow()
     sweep_after = timedelta(seconds=current_app.config["PUSH_SWEEP_AFTER_SECONDS"])
-    return db.session.execute(_INSERT_OF_KIND[kind], {
+    row = db.session.execute(_INSERT_OF_KIND[kind], {
         "recipient_id": recipient_id, "actor_id": None if anonymous else actor_id, "kind": kind,
         "post_id": post_id, "comment_id": comment_id, "title": TITLES[kind], "message": message,
-        "dedupe_key": dedupe_key, "push_state": PUSH_PENDING, "push_next_at": now + sweep_after,
-        "created_at": now}).scalar()
+        "dedupe_key": dedupe_key, "pending": PUSH_PENDING, "no_device": PUSH_NO_DEVICE,
+        "push_next_at": now + sweep_after, "created_at": now}).first()
+    return row.id if row is not None and row.push_state == PUSH_PENDING else None
 
 
 def record_comment(comment, post, parent=None, quiet=None):
@@ -92,7 +99,7 @@ def record_comment(comment, post, parent=None, quiet=None):
     "commented on your post" unless they wrote the comment or the reply was to their
     own comment (one notification per person per comment, as the real-time events do).
     ``quiet``: the owners who must not hear from the commenter (computed when None).
-    Returns the ids of the rows stored, for ``enqueue_pushes`` after the commit.
+    Returns the ids of the rows to push, for ``enqueue_pushes`` after the commit.
     """
     if comment.id is None:
         db.session.flush()
@@ -119,7 +126,7 @@ def record_reaction(actor, content_type, target, owner_id, quiet=None):
     ``target`` is the Post or Comment reacted to. One notification per reactor per
     object, ever: changing (or removing and re-adding) a reaction stores nothing new.
     Nothing when the owner must not hear from the reactor (``quiet``, computed when None).
-    Returns the ids of the rows stored (zero or one).
+    Returns the ids of the rows to push (zero or one).
     """
     actor_id = actor.id
     if quiet is None:
