@@ -18,7 +18,7 @@ from app.cli import moderation as moderation_cli
 from app.cli import users
 from app.config import BASE_DIR, cache_config, load_config
 from app.errors import register_error_handlers
-from app.extensions import cache, celery_init_app, db, jwt, migrate
+from app.extensions import cache, celery_init_app, db, jwt, migrate, ping_idle_connections
 from app.jsonprovider import OrjsonProvider
 from app.security import init_headers, nosniff_everywhere, register_jwt_callbacks
 from app.services import relationships
@@ -40,6 +40,8 @@ def create_app(config=None):
     logging.basicConfig(level=app.config["LOG_LEVEL"])
 
     db.init_app(app)
+    with app.app_context():
+        ping_idle_connections(db.engine)
     migrate.init_app(app, db, directory=os.path.join(BASE_DIR, "migrations"))
     jwt.init_app(app)
     cache.init_app(app, config=cache_config(app.config))

@@ -74,7 +74,7 @@ class Config:
     JWT_TOKEN_LOCATION = ["headers"]
 
     SQLALCHEMY_DATABASE_URI = _database_url()
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    SQLALCHEMY_ENGINE_OPTIONS = {}  # idle connections are pinged (extensions.ping_idle_connections)
     REDIS_URL = os.environ.get("REDIS_URL") or None
 
     MEDIA_ROOT = os.path.abspath(os.environ.get("MEDIA_ROOT") or os.path.join(BASE_DIR, "media"))

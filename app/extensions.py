@@ -1,4 +1,6 @@
 """Extensions, created bare; ``create_app`` binds them to an app."""
+import time
+
 from celery import Celery, Task
 from flask import current_app, g, has_app_context, has_request_context
 from flask_caching import Cache
@@ -6,7 +8,8 @@ from flask_jwt_extended import JWTManager
 from flask_migrate import Migrate
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
+from sqlalchemy.exc import DisconnectionError
 
 from app import urls
 
@@ -24,6 +27,32 @@ migrate = Migrate()
 jwt = JWTManager()
 socketio = SocketIO()
 cache = Cache()
+
+
+# A pooled connection idle longer than this is pinged before it is handed out.
+PING_AFTER_IDLE_SECONDS = 2.0
+
+
+def ping_idle_connections(engine):
+    """Check a connection before use only when it has been idle a while: one that sat in
+    the pool across a database restart is replaced, not handed to a request; one in
+    constant use (under load) is not pinged on every checkout, as ``pool_pre_ping`` does
+    (a round trip per request). A connection that breaks in use makes SQLAlchemy discard
+    the whole pool, so the requests after it get new ones."""
+
+    @event.listens_for(engine, "checkin")
+    def idle_from(dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def ping_if_idle(dbapi_connection, record, proxy):
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as exc:  # the pool tries again with a new connection
+            raise DisconnectionError("a pooled connection did not answer") from exc
 
 
 def celery_init_app(app):

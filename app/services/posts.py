@@ -10,7 +10,6 @@ from collections import namedtuple
 
 from sqlalchemy import delete, exists, func, or_, select, update
 from sqlalchemy.orm import joinedload
-from sqlalchemy.orm.attributes import set_committed_value
 
 from app import jobs, realtime
 from app.errors import NotFound, field_error
@@ -26,6 +25,7 @@ from app.schemas.users import AuthorSchema, anonymized
 from app.services import feed, media, reactions, relationships
 from app.services.ids import ensure_id, in_range
 from app.services.permissions import ensure_can_modify
+from app.services.sql import commit_keeping_loaded
 
 _schema = PostSchema()
 # Who reads, as plain values: a User's attributes expire at every commit (reading them
@@ -136,15 +136,14 @@ def view_post(post_id, viewer):
     made; a post ``viewer`` may not open is NotFound (and counts no view)."""
     ensure_id(post_id)
     viewer = viewer_of(viewer)
-    views = db.session.scalar(
+    counted = db.session.scalar(
         update(Post).where(Post.id == post_id, *readable(viewer.id, viewer.is_admin))
-        .values(views=Post.views + 1).returning(Post.views))
-    if views is None:
+        .values(views=Post.views + 1).returning(Post.id))
+    if counted is None:
         db.session.rollback()
         raise NotFound()
-    db.session.commit()
-    post = load_post(post_id, viewer)
-    set_committed_value(post, "views", views)  # this view's count, not a change to save
+    post = load_post(post_id, viewer)  # in the same transaction: it shows this view
+    commit_keeping_loaded()
     return post
 
 
