@@ -20,7 +20,7 @@ from app.config import BASE_DIR, cache_config, load_config
 from app.errors import register_error_handlers
 from app.extensions import cache, celery_init_app, db, jwt, migrate, ping_idle_connections
 from app.jsonprovider import OrjsonProvider
-from app.security import init_headers, nosniff_everywhere, register_jwt_callbacks
+from app.security import init_headers, nosniff_everywhere, register_jwt_callbacks, trusted_hosts_only
 from app.services import relationships
 
 BLUEPRINTS = (auth, posts, comments, reactions, media, health, notifications, devices, openapi_blueprint,
@@ -31,9 +31,6 @@ def create_app(config=None):
     app = Flask(__name__, static_folder=None, instance_path=os.path.join(BASE_DIR, "instance"))
     app.config.from_mapping(load_config(config))
     app.json = OrjsonProvider(app)
-    if app.config["TRUSTED_PROXIES"]:
-        hops = app.config["TRUSTED_PROXIES"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.url_map.strict_slashes = False  # "/ventroom/posts" and "/ventroom/posts/" both answer
     os.makedirs(app.instance_path, exist_ok=True)
     os.makedirs(app.config["MEDIA_ROOT"], exist_ok=True)
@@ -61,7 +58,13 @@ def create_app(config=None):
 
     realtime.init_app(app)
     sockets.init_app(app, hidden_for=relationships.hidden_for_connection)
-    app.wsgi_app = nosniff_everywhere(app.wsgi_app)  # outermost: Socket.IO's answers too
+    # Around everything, Socket.IO's middleware included: the host check, inside the
+    # proxy headers' rewrite (it checks the host the proxy says), inside nosniff.
+    app.wsgi_app = trusted_hosts_only(app.wsgi_app, app.config["TRUSTED_HOSTS"])
+    if app.config["TRUSTED_PROXIES"]:
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    app.wsgi_app = nosniff_everywhere(app.wsgi_app)
     openapi.declarations(app)  # every route is declared, or the app does not start
     return app
 

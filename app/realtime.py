@@ -21,7 +21,8 @@ from datetime import UTC, datetime
 from flask import current_app
 
 from app import metrics
-from app.adapters.eventlog import MemoryEventLog, RedisEventLog
+from app.adapters.eventlog.memory import MemoryEventLog
+from app.adapters.eventlog.redis_log import RedisEventLog
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,13 @@
 """JWT wiring: identity is the user id; failures answer in DRF's words."""
+import json
+
 from flask import request
 from flask_jwt_extended import decode_token
 from flask_jwt_extended.exceptions import JWTExtendedException
 from flask_talisman import Talisman
 from jwt.exceptions import PyJWTError
+from werkzeug.exceptions import SecurityError
+from werkzeug.wsgi import get_host
 
 from app.errors import DETAILS, INVALID_TOKEN, error_response
 from app.extensions import jwt
@@ -100,6 +104,26 @@ def init_headers(app):
         if request.path.startswith("/auth/"):
             response.headers["Cache-Control"] = "no-store"
         return response
+
+
+def trusted_hosts_only(wsgi_app, trusted_hosts):
+    """With ``TRUSTED_HOSTS``, a request for any other host is a JSON 400 before anything
+    answers it: Flask checks its own requests, but Socket.IO's handshakes and polls are
+    answered by the middleware in front of it."""
+    if not trusted_hosts:
+        return wsgi_app
+
+    def app(environ, start_response):
+        try:
+            get_host(environ, trusted_hosts)
+        except SecurityError:
+            body = json.dumps({"detail": DETAILS[400]}).encode()
+            start_response("400 Bad Request", [("Content-Type", "application/json"),
+                                               ("Content-Length", str(len(body)))])
+            return [body]
+        return wsgi_app(environ, start_response)
+
+    return app
 
 
 def nosniff_everywhere(wsgi_app):

@@ -30,7 +30,8 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.adapters.eventlog import PUBLISH, RedisEventLog, frame_prefix  # noqa: E402
+from app.adapters.eventlog import frame_prefix  # noqa: E402
+from app.adapters.eventlog.redis_log import PUBLISH, RedisEventLog  # noqa: E402
 from tests.support.clients import register  # noqa: E402
 from tests.support.databases import create_database  # noqa: E402
 from tests.support.processes import WebServer, base_env  # noqa: E402

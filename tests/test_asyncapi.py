@@ -21,7 +21,7 @@ from referencing.jsonschema import DRAFT7
 
 from app import create_app, realtime
 from app.asyncapi import PLACEHOLDERS, document_for
-from app.sockets import hub, protocol, raw
+from app.sockets import frames, hub, protocol
 from tests.support.media import image_bytes
 from tests.support.services import REQUIRE_SERVICES
 
@@ -195,8 +195,8 @@ def test_the_groups_are_where_realtime_sends_each_event(document, monkeypatch):
 
 def test_close_codes_are_the_raw_transports(document):
     codes = {entry["code"] for entry in document["channels"]["raw"]["x-close-codes"]}
-    assert codes == {raw.NORMAL, raw.POLICY, raw.TOO_BIG, raw.SERVER_ERROR, hub.RESTART, raw.UNAUTHORIZED,
-                     raw.FORBIDDEN, raw.TOO_MANY}
+    assert codes == {frames.NORMAL, frames.POLICY, frames.TOO_BIG, frames.SERVER_ERROR, hub.RESTART,
+                     frames.UNAUTHORIZED, frames.FORBIDDEN, frames.TOO_MANY}
     description = document["channels"]["raw"]["description"]
     assert all(f"**{code}**" in description for code in codes)
 

@@ -7,9 +7,9 @@ import socket
 
 from flask import Flask
 
-from app.adapters.eventlog import MemoryEventLog
+from app.adapters.eventlog.memory import MemoryEventLog
+from app.sockets import frames, raw
 from app.sockets import poller as pollers
-from app.sockets import raw
 from app.sockets.hub import Hub
 from app.sockets.limits import MemoryConnectionCap
 
@@ -20,7 +20,7 @@ def transport_on(fd_poller, hidden_for):
     app = Flask(__name__)
     app.config.update(WS_SEND_QUEUE_SIZE=256, WS_MAX_MESSAGE_BYTES=65536, WS_PING_INTERVAL=0,
                       WS_MESSAGES_PER_SECOND=0, WS_MESSAGE_BURST=30, RATELIMIT_ENABLED=False)
-    hub = Hub(MemoryEventLog(window_seconds=900, backlog=1000, replay_max=500), None, raw.encode_frame)
+    hub = Hub(MemoryEventLog(window_seconds=900, backlog=1000, replay_max=500), None, frames.encode_frame)
     transport = raw.RawTransport(app, hub, MemoryConnectionCap(20), hidden_for)
     transport._poller, transport.lock = fd_poller, contextlib.nullcontext()
     return transport
@@ -31,7 +31,7 @@ def test_the_101_comes_before_a_ping_that_fires_while_the_connection_opens(monke
     server.setblocking(False)
     fd_poller = pollers.SelectorPoller()
     transport = transport_on(fd_poller, hidden_for=lambda user_id: transport._ping_all() or frozenset())
-    upgrade = raw.handshake_response({"HTTP_UPGRADE": "websocket", "HTTP_SEC_WEBSOCKET_VERSION": "13",
+    upgrade = frames.handshake_response({"HTTP_UPGRADE": "websocket", "HTTP_SEC_WEBSOCKET_VERSION": "13",
                                       "HTTP_SEC_WEBSOCKET_KEY": "dGhlIHNhbXBsZSBub25jZQ=="})
     monkeypatch.setattr(raw, "request", type("Request", (), {"args": {}})())
     raw._open(transport, server.detach(), upgrade, ("u1", None))

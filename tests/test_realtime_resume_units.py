@@ -8,9 +8,12 @@ import uuid
 
 import pytest
 
-from app.adapters.eventlog import EVENT, Event, MemoryEventLog, RedisEventLog, Replay, parse_id
-from app.sockets.hub import Hub, Subscriber
-from app.sockets.raw import RawConnection
+from app.adapters.eventlog import EVENT, Event, Replay, parse_id
+from app.adapters.eventlog.memory import MemoryEventLog
+from app.adapters.eventlog.redis_log import RedisEventLog
+from app.sockets.hub import Hub
+from app.sockets.subscriber import Subscriber
+from app.sockets.raw_connection import RawConnection
 
 
 def _envelope(index):

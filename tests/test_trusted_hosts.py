@@ -117,6 +117,17 @@ def test_the_websocket_handshake_checks_the_host_too(trusting):
     good.close()
 
 
+def test_socketio_handshakes_check_the_host_too(trusting):
+    """Socket.IO's handshakes and polls are answered before Flask sees them."""
+    handshake = f"{trusting.server.url}/socket.io/?EIO=4&transport=polling"
+    refused = requests.get(handshake, headers={"Host": "evil.example"}, timeout=10)
+    assert refused.status_code == 400
+    assert refused.headers["Content-Type"] == "application/json"
+    assert refused.json() == {"detail": "Bad request."}
+    accepted = requests.get(handshake, headers={"Host": "api.vent.example"}, timeout=10)
+    assert accepted.status_code == 200 and accepted.text.startswith("0{")
+
+
 def test_trusted_proxy_forwarded_hosts_are_checked_as_well(tmp_path):
     app = make_app(create_database("sqlite", tmp_path), tmp_path, TRUSTED_PROXIES=1,
                    TRUSTED_HOSTS=["api.vent.example"])

@@ -133,7 +133,7 @@ CLIENT_EXAMPLES = {
     "leave_ventroom_post": [{"post_id": 12}],
 }
 
-# Raw close codes (``app.sockets.raw`` and ``app.sockets.hub`` name them).
+# Raw close codes (``app.sockets.frames`` and ``app.sockets.hub`` name them).
 CLOSE_CODES = [
     (1000, "", "The answer to the client's own close."),
     (1008, "Protocol error / Too many messages",

@@ -9,7 +9,8 @@ from app.extensions import socketio
 from app.sockets import raw, socketio_events  # noqa: F401 (socketio_events registers the Socket.IO handlers)
 from app.sockets.hub import Hub
 from app.sockets.limits import MemoryConnectionCap, RedisConnectionCap
-from app.sockets.raw import RawTransport, encode_frame
+from app.sockets.frames import encode_frame
+from app.sockets.raw import RawTransport
 
 log = logging.getLogger(__name__)
 

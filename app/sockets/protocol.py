@@ -1,6 +1,6 @@
 """The client-message protocol shared by raw ``/ws/`` and Socket.IO connections.
 
-A session is a hub ``Subscriber`` with ``join(group, resume)``, ``leave(group)``,
+A session is a ``subscriber.Subscriber`` with ``join(group, resume)``, ``leave(group)``,
 ``reply(type, data)`` and ``send_events(events)``. ``handle`` applies one client message
 and sends its answer; a join that carries ``last_event_id`` resumes the group: the reply
 gains ``recovered`` and ``replayed``, then come the missed events, then live ones.
@@ -14,6 +14,7 @@ from app.services import posts
 
 POST_GROUP_PREFIX = realtime.post_group("")
 MAX_CHECKED = 1000  # posts a connection remembers having checked
+TOO_MANY_MESSAGES = "Too many messages: slow down."  # the warning of both transports' message rate
 
 
 class ProtocolError(Exception):

@@ -14,11 +14,10 @@ from app import realtime
 from app.extensions import socketio
 from app.security import request_token, socket_identity
 from app.sockets import protocol
-from app.sockets.hub import Subscriber
+from app.sockets.subscriber import Subscriber
 from app.sockets.limits import MessageRate
 
 log = logging.getLogger(__name__)
-TOO_MANY_MESSAGES = "Too many messages: slow down."
 
 
 class SioSession(Subscriber):
@@ -116,7 +115,7 @@ def _handler(message_type):
         if verdict == MessageRate.CLOSE:
             session.close(1008, "Too many messages")
         elif verdict == MessageRate.WARN:
-            session.reply(realtime.ERROR, {"message": TOO_MANY_MESSAGES})
+            session.reply(realtime.ERROR, {"message": protocol.TOO_MANY_MESSAGES})
         elif verdict == MessageRate.OK:
             protocol.handle(session, message_type, data)
     return handle

@@ -1,34 +1,14 @@
-"""The deployment's ordered event log: ids, per-group backlogs, fan-out and replay.
-
-An event gets its id and is published in one atomic step: a Lua script takes the next
-id of the deployment's one sequence (``"<ms>-<seq>"``, the form of a Redis stream id),
-appends the event to the backlog stream of each of its groups (``MAXLEN`` = the backlog
-cap, expiring ``window`` after the group's last event) and PUBLISHes it on the channel
-every web process listens to. Redis runs scripts one at a time and delivers a channel's
-messages in order, so every process receives events in increasing id order, its own
-included, and no event is delivered live that is not already in its backlogs.
-
-``replay(group, last_id)`` answers, atomically, whether everything of ``group`` after
-``last_id`` is still known (``recovered``) and returns it; see ``REPLAY`` for the rules.
-Control messages (``control``) travel on the same channel, so they are ordered with the
-events around them.
-
-``MemoryEventLog`` keeps the same behaviour within one process (embedded mode).
-"""
+"""The event log on Redis: one Lua script assigns the id, appends to the groups' backlog
+streams and PUBLISHes, atomically; another answers a replay (see ``REPLAY``)."""
 import json
 import logging
-import re
 import threading
-import time
-from collections import deque
-from dataclasses import dataclass, field
 
 import redis
 
-log = logging.getLogger(__name__)
+from app.adapters.eventlog import CONTROL, Event, Replay, decode, frame_prefix, header
 
-EVENT_ID = re.compile(r"^[0-9]+-[0-9]+$")
-EVENT, CONTROL = "E", "C"
+log = logging.getLogger(__name__)
 
 # KEYS: sequence, epoch, group streams...  ARGV: window ms, backlog cap + 1, channel, header
 # JSON, frame prefix (the envelope up to its event_id's opening quote), users (csv), and
@@ -117,55 +97,6 @@ return out
 """
 
 
-def parse_id(event_id):
-    """``(ms, seq)`` of a well-formed id, or None."""
-    if not isinstance(event_id, str) or not EVENT_ID.match(event_id):
-        return None
-    ms, seq = event_id.split("-")
-    return int(ms), int(seq)
-
-
-@dataclass
-class Event:
-    """One event as every process receives it."""
-
-    id: str
-    groups: list
-    users: frozenset  # whose blocks and mutes hide it
-    frame: str  # the envelope, serialized once
-
-    @classmethod
-    def from_stored(cls, group, event_id, frame, users):
-        return cls(event_id, [group], frozenset(filter(None, (users or "").split(","))), frame)
-
-
-@dataclass
-class Replay:
-    recovered: bool
-    newest: str  # the deployment's newest id when the backlog was read
-    events: list = field(default_factory=list)
-
-
-def frame_prefix(envelope):
-    """The envelope serialized up to the opening quote of its ``event_id`` (last key)."""
-    body = json.dumps({**envelope, "event_id": ""}, ensure_ascii=False, separators=(",", ":"))
-    return body[:-2]
-
-
-def _header(groups, users):
-    return json.dumps({"g": groups, "u": sorted(users)}, separators=(",", ":"))
-
-
-def decode(message):
-    """``(EVENT, Event)`` or ``(CONTROL, dict)`` from a channel message."""
-    text = message.decode() if isinstance(message, bytes) else message
-    if text[0] == CONTROL:
-        return CONTROL, json.loads(text[1:])
-    event_id, header, frame = text[1:].split("\n", 2)
-    header = json.loads(header)
-    return EVENT, Event(event_id, header["g"], frozenset(header["u"]), frame)
-
-
 class RedisEventLog:
     delivers_in_process = False  # a listener thread reads the channel
 
@@ -209,7 +140,7 @@ class RedisEventLog:
         users = sorted(set(users))
         try:
             self._mark_gaps()
-            return self._run_publish(groups, _header(groups, users), frame_prefix(envelope), ",".join(users))
+            return self._run_publish(groups, header(groups, users), frame_prefix(envelope), ",".join(users))
         except redis.RedisError:
             with self._lost_lock:
                 self._lost.update(groups)
@@ -257,88 +188,3 @@ class RedisEventLog:
                         pubsub.close()
                     except redis.RedisError:
                         pass
-
-
-class MemoryEventLog:
-    """The same log in this process's memory: embedded mode has one web process."""
-
-    delivers_in_process = True  # publishing calls the listeners
-
-    def __init__(self, *, window_seconds, backlog, replay_max):
-        self.window_ms, self.backlog, self.replay_max = window_seconds * 1000, backlog, replay_max
-        self._lock = threading.RLock()
-        self._last = None  # (ms, seq)
-        self._epoch = None  # this process's first id: it knows nothing from before it
-        self._groups = {}  # group -> {"events": deque[Event], "trimmed": (ms, seq) | None, "touched": ms}
-        self._listeners = []
-
-    @staticmethod
-    def _now_ms():
-        return int(time.time() * 1000)
-
-    def _next_id(self):
-        ms = self._now_ms()
-        if self._last is None or ms > self._last[0]:
-            self._last = (ms, 0)
-        else:
-            self._last = (self._last[0], self._last[1] + 1)
-        self._epoch = self._epoch or self._last
-        return f"{self._last[0]}-{self._last[1]}"
-
-    def _expire(self, now):
-        for group in [g for g, state in self._groups.items() if state["touched"] < now - self.window_ms]:
-            del self._groups[group]
-
-    def publish(self, envelope, groups, users=()):
-        with self._lock:
-            event_id = self._next_id()
-            event = Event(event_id, list(groups), frozenset(users), frame_prefix(envelope) + event_id + '"}')
-            now = self._now_ms()
-            self._expire(now)
-            for group in groups:
-                state = self._groups.setdefault(group, {"events": deque(), "trimmed": None, "touched": now})
-                state["events"].append(event)
-                state["touched"] = now
-                if len(state["events"]) > self.backlog:
-                    state["trimmed"] = parse_id(state["events"].popleft().id)
-            for deliver in list(self._listeners):
-                deliver(EVENT, event)  # under the lock: every listener sees id order
-            return event_id
-
-    def control(self, message):
-        with self._lock:
-            for deliver in list(self._listeners):
-                deliver(CONTROL, message)
-
-    def newest_id(self):
-        with self._lock:
-            return f"{self._last[0]}-{self._last[1]}" if self._last else "0-0"
-
-    def replay(self, group, last_id):
-        with self._lock:
-            last = parse_id(last_id)
-            newest = self._last or (0, 0)
-            newest_id = f"{newest[0]}-{newest[1]}"
-            if last > newest or (self._epoch and last < self._epoch):
-                return Replay(False, newest_id)
-            now = self._now_ms()
-            self._expire(now)
-            in_window = last[0] >= now - self.window_ms
-            state = self._groups.get(group)
-            if state is None:
-                return Replay(in_window or last >= newest, newest_id)
-            if state["trimmed"] is not None and last < state["trimmed"]:
-                return Replay(False, newest_id)
-            after = [event for event in state["events"] if parse_id(event.id) > last]
-            if not after:
-                return Replay(True, newest_id)
-            if len(after) > self.replay_max or not in_window:
-                return Replay(False, newest_id)
-            return Replay(True, newest_id, [Event(e.id, [group], e.users, e.frame) for e in after])
-
-    def listen(self, deliver, stop, on_connect=None):
-        """Register ``deliver`` and return at once: publishing calls it directly."""
-        with self._lock:
-            self._listeners.append(deliver)
-        if on_connect:
-            on_connect()
