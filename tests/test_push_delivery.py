@@ -447,6 +447,21 @@ def test_unusable_credentials_keep_the_push_pending(app, client, alice, bob, pus
     assert stored.push_state == "pending" and stored.push_next_at is not None  # for a later attempt
 
 
+def test_an_http_stack_failure_no_exception_names_is_a_transient_error(push_service, monkeypatch):
+    """urllib3 once raised AttributeError reading an answer on a pooled connection closed
+    under it: the push is retried later, the task does not crash with it claimed."""
+    browser = Browser(f"{push_service.url}/push/odd")
+    provider = providers.WebPushProvider(vapid_keys()[0], "ops@example.com", ttl=60, timeout=5, allow_private=True)
+
+    def broken(*args, **kwargs):
+        raise AttributeError("'NoneType' object has no attribute 'settimeout'")
+
+    monkeypatch.setattr(provider.session, "send", broken)
+    target = push.Target(1, "webpush", json.dumps(browser.subscription))
+    with pytest.raises(providers.TransientPushError, match="settimeout"):
+        provider.send(target, {"id": 1, "title": "New Comment", "message": "hi"})
+
+
 def test_vapid_keys_load_from_every_usual_form(tmp_path):
     key = ec.generate_private_key(ec.SECP256R1())
     raw = b64url(key.private_numbers().private_value.to_bytes(32, "big"))

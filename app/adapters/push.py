@@ -128,6 +128,10 @@ class WebPushProvider:
             raise DeviceGone(str(exc)) from exc
         except requests.RequestException as exc:
             raise TransientPushError(f"push service unreachable: {exc}") from exc
+        except Exception as exc:  # an HTTP-stack failure no exception class above names
+            # (seen once: urllib3 reading the answer on a pooled connection closed under it)
+            log.warning("web push to device %s failed unexpectedly", target.id, exc_info=True)
+            raise TransientPushError(f"push failed: {exc!r}") from exc
 
 
 class FCMProvider:
