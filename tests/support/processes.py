@@ -48,6 +48,7 @@ class Process:
     """``args`` run in the project directory; started when the constructor returns."""
 
     name, timeout, poll_interval = "process", 30, 0.1
+    stop_signal = signal.SIGTERM  # what ``stop`` sends: a test's processes need no graceful end
 
     def __init__(self, args, env, log_path):
         self.log_path = log_path
@@ -77,7 +78,7 @@ class Process:
 
     def stop(self):
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            os.killpg(self.proc.pid, self.stop_signal)
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -90,6 +91,7 @@ class WebServer(Process):
     """``gunicorn -k eventlet`` serving wsgi:app on a free loopback port; ready once /healthz answers."""
 
     name = "server"
+    stop_signal = signal.SIGQUIT  # gunicorn's quick shutdown (SIGTERM waits out open connections)
 
     def __init__(self, env, log_path, port=None):
         self.port = port or free_port()  # a port again: a restarted server on the same address
@@ -111,6 +113,7 @@ class CeleryWorker(Process):
     (media) and ``pushworker`` (push): one process, both queues by default."""
 
     name, timeout, poll_interval = "worker", 60, 0.2
+    stop_signal = signal.SIGQUIT  # Celery's cold shutdown
 
     def __init__(self, env, log_path, queues="media,push"):
         super().__init__([os.path.join(BIN, "celery"), "-A", "celery_worker.celery", "worker", "-Q", queues,
