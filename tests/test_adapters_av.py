@@ -1,6 +1,5 @@
 """app.adapters.av on files made here with PyAV, each carrying a secret in every place
 its container (and codec) keeps metadata."""
-import hashlib
 import io
 import math
 import random
@@ -15,6 +14,7 @@ from PIL import Image, ImageDraw
 
 from app.adapters import Rejected
 from app.adapters import av as adapter
+from tests.support.media import decoded
 
 SECRET = "GPS-SECRET-59.3293N18.0686E"
 LEAKS = [SECRET.encode(), SECRET.encode("utf-16-le"), SECRET.encode("utf-16-be"), b"59.3293", b"18.0686"]
@@ -220,20 +220,6 @@ CONTAINERS = {
 }
 
 
-def _decoded(path):
-    """What a player gets: ``(checksums of every video frame, count of audio samples)``."""
-    with av.open(str(path)) as container:
-        video = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
-        streams = video[:1] + list(container.streams.audio[:1])
-        checksums, samples = [], 0
-        for frame in container.decode(*streams):
-            if isinstance(frame, av.VideoFrame):
-                checksums.append(hashlib.md5(b"".join(bytes(p) for p in frame.planes)).hexdigest())
-            else:
-                samples += frame.samples
-        return checksums, samples
-
-
 def _technical(key, value):
     key = key.split(":")[-1]
     return key in TECHNICAL and (TECHNICAL[key] is None or value in TECHNICAL[key])
@@ -266,7 +252,7 @@ def test_clean_leaves_no_secret_and_every_frame_and_sample(name, tmp_path):
     assert set(types) <= {"video", "audio"} and types.count("video") == (media_type == "video")
     assert fmt == _tags(source)[3]
     assert tags.get("major_brand") == _tags(source)[0].get("major_brand")
-    assert _decoded(target) == _decoded(source)
+    assert decoded(target) == decoded(source)
     assert info == adapter.probe(target, media_type)
     assert abs(info["duration"] - adapter.probe(source, media_type)["duration"]) < 0.05
     assert 0.9 < info["duration"] < 1.2

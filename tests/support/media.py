@@ -86,12 +86,14 @@ def tagged_clip(fmt, video=None, audio=None, seconds=1.0):
     return buffer.getvalue()
 
 
-def decoded(data):
-    """What a player gets from ``data``: ``(checksums of every video frame, audio samples)``."""
+def decoded(source):
+    """What a player gets from ``source`` (bytes, or a file's path): ``(checksums of every
+    video frame, count of audio samples)``; cover art (an attached picture) is not played."""
     import hashlib
 
-    with av.open(io.BytesIO(data)) as container:
-        streams = list(container.streams.video[:1]) + list(container.streams.audio[:1])
+    with av.open(io.BytesIO(source) if isinstance(source, bytes) else str(source)) as container:
+        video = [s for s in container.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
+        streams = video[:1] + list(container.streams.audio[:1])
         checksums, samples = [], 0
         for frame in container.decode(*streams):
             if isinstance(frame, av.VideoFrame):
