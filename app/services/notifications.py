@@ -106,7 +106,7 @@ def record_comment(comment, post, parent=None, quiet=None):
     actor_id, anonymous = comment.user_id, bool(comment.anonymous)
     replied_to = parent.user_id if parent is not None and parent.user_id != actor_id else None
     if quiet is None:
-        quiet = relationships.not_hearing_from(actor_id, [replied_to, post.user_id])
+        quiet = relationships.standing(actor_id, [replied_to, post.user_id])
     name = SOMEONE if anonymous else _actor_name(actor_id)
     created = []
     if replied_to is not None and replied_to not in quiet:
@@ -130,7 +130,7 @@ def record_reaction(actor, content_type, target, owner_id, quiet=None):
     """
     actor_id = actor.id
     if quiet is None:
-        quiet = relationships.not_hearing_from(actor_id, [owner_id])
+        quiet = relationships.standing(actor_id, [owner_id])
     if owner_id in quiet:
         return []
     is_post = content_type == VENTPOST

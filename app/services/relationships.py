@@ -63,12 +63,7 @@ def blocks(viewer_id, author):
 
 def blocked_among(user_id, others):
     """Of ``others``, those with a block between them and ``user_id``, either way (one query)."""
-    others = {other for other in others if other and other != user_id}
-    if not others:
-        return set()
-    return set(db.session.scalars(union(
-        select(R.target_id).where(R.user_id == user_id, R.kind == BLOCK, R.target_id.in_(others)),
-        select(R.user_id).where(R.target_id == user_id, R.kind == BLOCK, R.user_id.in_(others)))))
+    return standing(user_id, others).blocked
 
 
 def ensure_can_interact(actor_id, owners, quiet=None):
@@ -82,7 +77,8 @@ def ensure_can_interact(actor_id, owners, quiet=None):
 
 class Standing(set):
     """The users of a ``standing`` who must not hear from the actor (a block either way,
-    or they muted the actor); ``blocked``: those with a block either way."""
+    or they muted the actor): their notifications and personal events are dropped;
+    ``blocked``: those with a block either way."""
 
     def __init__(self, quiet=(), blocked=()):
         super().__init__(quiet)
@@ -100,12 +96,6 @@ def standing(actor_id, others):
     blocked = {row.target_id if row.user_id == actor_id else row.user_id for row in rows if row.kind == BLOCK}
     muted_actor = {row.user_id for row in rows if row.target_id == actor_id and row.kind == MUTE}
     return Standing(blocked | muted_actor, blocked)
-
-
-def not_hearing_from(actor_id, recipient_ids):
-    """Of ``recipient_ids``, those who must not hear from ``actor_id`` (a block either way,
-    or they muted the actor): their notifications and personal events are dropped."""
-    return standing(actor_id, recipient_ids)
 
 
 # Changes -------------------------------------------------------------------------
