@@ -1,4 +1,5 @@
 """Extensions, created bare; ``create_app`` binds them to an app."""
+import logging
 import time
 
 from celery import Celery, Task
@@ -12,6 +13,8 @@ from sqlalchemy import MetaData, event
 from sqlalchemy.exc import DisconnectionError
 
 from app import urls
+
+log = logging.getLogger(__name__)
 
 # Stable constraint names, so Alembic migrations are the same on SQLite and PostgreSQL.
 NAMING_CONVENTION = {
@@ -71,6 +74,8 @@ def celery_init_app(app):
             # it belongs to the app that enqueued it (a process may hold several apps, as
             # tests do; the last one is Celery's default).
             flask_app = current_app._get_current_object() if has_app_context() else app
+            if (self.request.delivery_info or {}).get("redelivered"):
+                log.warning("%s[%s] handed on from a worker that was lost", self.name, self.request.id)
             with flask_app.app_context():
                 return self.run(*args, **kwargs)
 

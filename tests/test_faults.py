@@ -213,6 +213,11 @@ def test_a_worker_killed_mid_task_is_replaced_and_no_push_is_lost_or_sent_twice(
     wait_until(lambda: deployed.api("GET", f"/ventroom/posts/{photo['id']}/", bob).json()[
         "media_status"] == "ready", 60, interval=0.2)
     print(f"\nmedia ready {time.monotonic() - killed_at:.1f} s after the kill")
+    # The broker marked it redelivered, and the task saw it (a push task uses the same
+    # flag to take over a claim its dead worker made).
+    handed_on = [line for line in deployed.workers[-1].output().splitlines()
+                 if "handed on from a worker that was lost" in line]
+    assert any("app.tasks.media.process_media" in line for line in handed_on), handed_on
     push_service.wait_for("/push/alice", 3, timeout=60)
     time.sleep(2)  # nothing more arrives
     pushes = [browser.decrypt(request["body"])["id"] for request in push_service.to("/push/alice")]

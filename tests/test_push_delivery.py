@@ -11,9 +11,10 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from py_vapid import Vapid02
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from app.extensions import db
+from app.models.base import utcnow
 from app.models import Comment, Device, Notification, Post
 from app.adapters import push as providers
 from app.services import notifications, push
@@ -145,7 +146,7 @@ def test_retry_delay_follows_backoff_and_retry_after(app, client, alice, bob, pu
     [notification_id] = store_comments(app, alice, bob, push_now=False)
     with app.app_context():
         outcome = push.deliver(notification_id)
-    assert outcome == push.Outcome("retry", 30)
+    assert outcome == push.Outcome("retry", 30, 1)  # the retry presents claim 1
     assert push._backoff(3, None) == 120 and push._backoff(1, 500) == 500
     assert push._backoff(30, None) == push.RETRY_MAX_SECONDS
 
@@ -301,6 +302,25 @@ def test_the_sweep_sends_a_push_whose_task_never_ran(app, client, alice, bob, pu
     assert row(app, notification_id).push_state == "sent"
     assert sweep_pushes.apply().get() == 0  # nothing left, nothing sent twice
     assert len(push_service.to("/push/swept")) == 1
+
+
+def test_a_redelivered_task_takes_over_the_claim_of_a_worker_that_died(app, client, alice, bob, push_service,
+                                                                       vapid):
+    """The worker that held the task claimed the push and died before sending: the same
+    message again (attempt 0) is skipped, unless the broker says it is a redelivery."""
+    subscribe(client, alice, push_service, "taken-over")
+    [notification_id] = store_comments(app, alice, bob, push_now=False)
+    with app.app_context():
+        db.session.execute(update(Notification).where(Notification.id == notification_id)
+                           .values(push_attempts=1, push_next_at=utcnow() + push.CLAIM_LEASE))
+        db.session.commit()
+        assert push.deliver(notification_id, 0).state == push.SKIPPED
+        assert push.deliver(notification_id, 0, redelivered=True).state == "sent"
+        assert push.deliver(notification_id, 0, redelivered=True).state == push.SKIPPED  # sent: never again
+    push_service.wait_for("/push/taken-over", 1)
+    assert row(app, notification_id).push_attempts == 2
+    time.sleep(0.2)
+    assert len(push_service.to("/push/taken-over")) == 1
 
 
 def test_a_swept_push_is_not_enqueued_again_while_it_waits(app, client, alice, bob):

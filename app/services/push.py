@@ -37,7 +37,8 @@ RETRY_MAX_SECONDS = 3600
 SKIPPED, RETRY = "skipped", "retry"
 
 Target = namedtuple("Target", "id platform token")
-Outcome = namedtuple("Outcome", "state retry_in", defaults=(None,))
+# ``attempts``: the claim a retry must present (``push_attempts`` after this attempt).
+Outcome = namedtuple("Outcome", "state retry_in attempts", defaults=(None, None))
 
 _payload_schema = NotificationSchema(exclude=("read", "push_state"))
 
@@ -99,23 +100,28 @@ def _finish(notification_id, attempts, state, now):
     return Outcome(state)
 
 
-def deliver(notification_id, attempt=0, now=None):
+def deliver(notification_id, attempt=0, now=None, redelivered=False):
     """Push one notification to its recipient's devices; returns an ``Outcome``.
 
     ``attempt`` is the ``push_attempts`` value the caller saw when it enqueued the
     push; the claim succeeds only if it still holds and the push is still pending,
     so a notification already sent (or being sent) is never sent again.
+    ``redelivered``: the broker handed this task on because the worker that held it
+    died (past the visibility timeout, above every task's time limit: it cannot still
+    be running). Its claim, if it made one, is taken over at once instead of waiting
+    out the lease.
     """
     config = current_app.config
     now = now or utcnow()
-    attempts = attempt + 1
-    claimed = db.session.execute(
+    expected = (attempt, attempt + 1) if redelivered else (attempt,)
+    attempts = db.session.scalar(
         update(Notification)
         .where(Notification.id == notification_id, Notification.push_state == PUSH_PENDING,
-               Notification.push_attempts == attempt)
-        .values(push_attempts=attempts, push_next_at=now + CLAIM_LEASE)).rowcount
+               Notification.push_attempts.in_(expected))
+        .values(push_attempts=Notification.push_attempts + 1, push_next_at=now + CLAIM_LEASE)
+        .returning(Notification.push_attempts))
     db.session.commit()
-    if not claimed:
+    if attempts is None:
         return Outcome(SKIPPED)
     notification = db.session.scalar(
         select(Notification).options(joinedload(Notification.actor)).where(Notification.id == notification_id))
@@ -189,7 +195,7 @@ def _schedule_retry(notification_id, attempts, now, retry_after):
         .where(Notification.id == notification_id, Notification.push_attempts == attempts)
         .values(push_next_at=now + timedelta(seconds=delay + sweep_after)))
     db.session.commit()
-    return Outcome(RETRY, delay)
+    return Outcome(RETRY, delay, attempts)
 
 
 def due_pushes(now=None, limit=500):
