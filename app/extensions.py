@@ -69,12 +69,17 @@ def celery_init_app(app):
     """
 
     class FlaskTask(Task):
+        @property
+        def redelivered(self):
+            """The broker handed this run on from a worker that was lost holding it."""
+            return bool((self.request.delivery_info or {}).get("redelivered"))
+
         def __call__(self, *args, **kwargs):
             # Always a new app context, so a task has its own database session. Run eagerly,
             # it belongs to the app that enqueued it (a process may hold several apps, as
             # tests do; the last one is Celery's default).
             flask_app = current_app._get_current_object() if has_app_context() else app
-            if (self.request.delivery_info or {}).get("redelivered"):
+            if self.redelivered:
                 log.warning("%s[%s] handed on from a worker that was lost", self.name, self.request.id)
             with flask_app.app_context():
                 return self.run(*args, **kwargs)

@@ -22,8 +22,7 @@ BROKER_RETRY_MAX_SECONDS = 300
              soft_time_limit=TIME_LIMIT - 10, time_limit=TIME_LIMIT)
 def send_push(self, notification_id, attempt=0):
     """Push one notification. Idempotent: one that is sent (or being sent) is skipped."""
-    redelivered = bool((self.request.delivery_info or {}).get("redelivered"))
-    outcome = push.deliver(notification_id, attempt, redelivered=redelivered)
+    outcome = push.deliver(notification_id, attempt, redelivered=self.redelivered)
     if outcome.state == push.RETRY and not self.request.is_eager and outcome.retry_in <= BROKER_RETRY_MAX_SECONDS:
         # The attempt counter is the claim token: the retry carries the value it expects.
         raise self.retry(args=(notification_id, outcome.attempts), countdown=outcome.retry_in)

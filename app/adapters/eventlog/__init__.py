@@ -60,7 +60,8 @@ def frame_prefix(envelope):
     return body[:-2]
 
 
-def header(groups, users):
+def channel_header(groups, users):
+    """The line between an event's id and its frame on the channel: its groups and users."""
     return json.dumps({"g": groups, "u": sorted(users)}, separators=(",", ":"))
 
 

@@ -6,7 +6,7 @@ import threading
 
 import redis
 
-from app.adapters.eventlog import CONTROL, Event, Replay, decode, frame_prefix, header
+from app.adapters.eventlog import CONTROL, Event, Replay, channel_header, decode, frame_prefix
 
 log = logging.getLogger(__name__)
 
@@ -140,7 +140,7 @@ class RedisEventLog:
         users = sorted(set(users))
         try:
             self._mark_gaps()
-            return self._run_publish(groups, header(groups, users), frame_prefix(envelope), ",".join(users))
+            return self._run_publish(groups, channel_header(groups, users), frame_prefix(envelope), ",".join(users))
         except redis.RedisError:
             with self._lost_lock:
                 self._lost.update(groups)
